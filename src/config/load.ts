@@ -1,0 +1,149 @@
+import { readFileSync } from 'node:fs';
+import { dirname, extname, resolve } from 'node:path';
+import { Script } from 'node:vm';
+import YAML from 'yaml';
+import type { z } from 'zod';
+import { type ConfigFile, configFileSchema, SCRIPT_KINDS, type ScriptKind } from './schema.js';
+
+/** A script with its source resolved and checked to compile. */
+export interface ScriptSource {
+  source: string;
+  /** Name used in stack traces and logs, e.g. `QrIdp/backchannel.js`. */
+  filename: string;
+}
+
+export type ResolvedIdentityProvider = Omit<ConfigFile['identity_providers'][number], 'scripts'> & {
+  scripts: Partial<Record<ScriptKind, ScriptSource>>;
+};
+
+/** The validated, resolved and frozen configuration the app runs on. */
+export type RegistrarConfig = Omit<ConfigFile, 'identity_providers' | 'storage' | 'cache'> & {
+  storage: { url: string };
+  cache: ConfigFile['cache'] & { url: string };
+  identity_providers: ResolvedIdentityProvider[];
+  /** Folder for the SQLite file and the generated secret key. */
+  data_dir: string;
+};
+
+/** Start-up configuration problems, each naming the path it is about. */
+export class ConfigError extends Error {
+  constructor(readonly problems: string[]) {
+    super(`invalid configuration:\n  ${problems.join('\n  ')}`);
+    this.name = 'ConfigError';
+  }
+}
+
+export interface LoadOptions {
+  /** Folder that relative script paths are resolved against. */
+  baseDir: string;
+  dataDir: string;
+  /** Environment overrides (HOST, PORT, storage URLs) applied after validation. */
+  overrides?: { host?: string; port?: number; storageUrl?: string; cacheUrl?: string };
+}
+
+/** Reads a YAML or JSON config file and returns the validated, frozen configuration. */
+export function loadConfigFile(path: string, options: Omit<LoadOptions, 'baseDir'>): RegistrarConfig {
+  let text: string;
+  try {
+    text = readFileSync(path, 'utf8');
+  } catch (error) {
+    throw new ConfigError([`${path}: cannot read config file (${(error as Error).message})`]);
+  }
+  let raw: unknown;
+  try {
+    raw = extname(path) === '.json' ? JSON.parse(text) : YAML.parse(text, { prettyErrors: true });
+  } catch (error) {
+    throw new ConfigError([`${path}: does not parse (${(error as Error).message})`]);
+  }
+  return parseConfig(raw ?? {}, { ...options, baseDir: dirname(resolve(path)) });
+}
+
+/** Validates a config object (as read from a file) and resolves its scripts. */
+export function parseConfig(raw: unknown, options: LoadOptions): RegistrarConfig {
+  const parsed = configFileSchema.safeParse(raw);
+  if (!parsed.success) throw new ConfigError(parsed.error.issues.map(formatIssue));
+  const file = parsed.data;
+  const problems: string[] = [];
+  const identityProviders = file.identity_providers.map((idp, i) => {
+    const scripts: Partial<Record<ScriptKind, ScriptSource>> = {};
+    for (const kind of SCRIPT_KINDS) {
+      const ref = idp.scripts[kind];
+      if (ref === undefined) continue;
+      const at = `identity_providers[${i}].scripts.${kind}`;
+      const script = resolveScript(ref, options.baseDir, `${idp.id}/${kind}.js`, at, problems);
+      if (script) scripts[kind] = script;
+    }
+    return { ...idp, scripts };
+  });
+  if (problems.length > 0) throw new ConfigError(problems);
+  const o = options.overrides ?? {};
+  const storageUrl = o.storageUrl ?? file.storage.url ?? `sqlite:${resolve(options.dataDir, 'registrar.db')}`;
+  return deepFreeze({
+    ...file,
+    server: { ...file.server, host: o.host ?? file.server.host, port: o.port ?? file.server.port },
+    storage: { url: storageUrl },
+    cache: { ...file.cache, url: o.cacheUrl ?? file.cache.url ?? storageUrl },
+    identity_providers: identityProviders,
+    data_dir: resolve(options.dataDir),
+  });
+}
+
+function resolveScript(
+  ref: string | { source: string },
+  baseDir: string,
+  filename: string,
+  at: string,
+  problems: string[],
+): ScriptSource | undefined {
+  let source: string;
+  if (typeof ref === 'string') {
+    const path = resolve(baseDir, ref);
+    try {
+      source = readFileSync(path, 'utf8');
+    } catch {
+      problems.push(`${at}: file not found: ${path}`);
+      return undefined;
+    }
+  } else {
+    source = ref.source;
+  }
+  const compileError = checkCompiles(source, filename);
+  if (compileError) {
+    problems.push(`${at}: ${compileError}`);
+    return undefined;
+  }
+  return { source, filename };
+}
+
+/**
+ * Returns a description of the syntax error in `source`, or undefined when it compiles.
+ * Only compiles (node:vm never runs the code here); execution happens in the sandbox.
+ */
+export function checkCompiles(source: string, filename: string): string | undefined {
+  try {
+    new Script(source, { filename });
+    return undefined;
+  } catch (error) {
+    const e = error as Error;
+    const where = /:(\d+)\s*\n/.exec(e.stack ?? '')?.[1];
+    return `does not compile: ${e.name}: ${e.message}${where ? ` (line ${where})` : ''}`;
+  }
+}
+
+function formatIssue(issue: z.core.$ZodIssue): string {
+  const path = issue.path
+    .map((part, i) => (typeof part === 'number' ? `[${part}]` : `${i === 0 ? '' : '.'}${String(part)}`))
+    .join('');
+  if (issue.code === 'unrecognized_keys') {
+    return issue.keys.map((key) => `${path ? `${path}.` : ''}${key}: unknown key`).join('\n  ');
+  }
+  return `${path || '(root)'}: ${issue.message}`;
+}
+
+function deepFreeze<T>(value: T): T {
+  if (value && typeof value === 'object' && !Object.isFrozen(value)) {
+    Object.freeze(value);
+    for (const child of Object.values(value)) deepFreeze(child);
+  }
+  return value;
+}

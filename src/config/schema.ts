@@ -1,0 +1,158 @@
+import { z } from 'zod';
+
+/** Scopes an API client may hold. Unknown scope names are rejected to catch typos. */
+export const API_SCOPES = ['user_registration', 'admin', 'token_introspection'] as const;
+export type ApiScope = (typeof API_SCOPES)[number];
+
+export const SCRIPT_KINDS = ['init', 'complete', 'backchannel'] as const;
+export type ScriptKind = (typeof SCRIPT_KINDS)[number];
+
+/** An IdP id travels in a URL path segment, so it is limited to unreserved characters. */
+const idpId = z
+  .string()
+  .regex(/^[A-Za-z0-9._~-]{1,128}$/, 'must be 1-128 characters of A-Z a-z 0-9 . _ ~ -');
+
+const limitFields = {
+  cpu_time_ms: z.int().min(1).max(60_000),
+  wall_time_ms: z.int().min(1).max(600_000),
+  memory_mb: z.int().min(8).max(4096),
+};
+
+/** A script is a path relative to the config file, or inline source. */
+const scriptRef = z.union([
+  z.string().min(1),
+  z.strictObject({ source: z.string() }),
+]);
+
+const serverSchema = z.strictObject({
+  host: z.string().min(1).default('127.0.0.1'),
+  port: z.int().min(0).max(65_535).default(8080),
+  body_limit_bytes: z
+    .int()
+    .min(1024)
+    .max(64 * 1024 * 1024)
+    .default(256 * 1024),
+  /** scrypt cost exponent for client secrets: N = 2^scrypt_log_n. Lower only in tests. */
+  scrypt_log_n: z.int().min(10).max(20).default(15),
+  /** How long a verified client secret is remembered, so scrypt is not paid per request. */
+  credential_cache_ttl_seconds: z.int().min(0).max(3600).default(60),
+  /** Accept a caller's `X-Request-Id` (when it is 1-64 safe characters) instead of generating one. */
+  trust_request_id: z.boolean().default(false),
+});
+
+const storageSchema = z.strictObject({
+  /** `sqlite:PATH`; default `sqlite:<REGISTRAR_DATA_DIR>/registrar.db`. */
+  url: z.string().regex(/^sqlite:.+/, 'only sqlite:PATH is supported in this version').optional(),
+});
+
+const cacheSchema = z.strictObject({
+  /** The CACHE backend; default: the storage database. */
+  url: z.string().regex(/^sqlite:.+/, 'only sqlite:PATH is supported in this version').optional(),
+  purge_interval_seconds: z.int().min(1).max(86_400).default(60),
+});
+
+const engineSchema = z.strictObject({
+  ...limitFields,
+  cpu_time_ms: limitFields.cpu_time_ms.default(1000),
+  wall_time_ms: limitFields.wall_time_ms.default(10_000),
+  memory_mb: limitFields.memory_mb.default(64),
+  /** Supervised sandbox processes; each runs many isolates. */
+  sandbox_processes: z.int().min(1).max(64).default(2),
+  /** Isolates kept per script version, so one slow call does not queue the next. */
+  instances_per_script: z.int().min(1).max(64).default(2),
+  /** Extra time a sandbox process gets past the wall deadline before it is killed. */
+  kill_grace_ms: z.int().min(10).max(60_000).default(1000),
+  cache: z
+    .strictObject({
+      default_ttl_seconds: z.int().min(1).max(31_536_000).default(300),
+      max_ttl_seconds: z.int().min(1).max(31_536_000).default(86_400),
+      max_key_bytes: z.int().min(1).max(65_536).default(1024),
+      max_value_bytes: z
+        .int()
+        .min(1)
+        .max(16 * 1024 * 1024)
+        .default(64 * 1024),
+    })
+    .prefault({}),
+  log: z
+    .strictObject({
+      max_line_chars: z.int().min(80).max(1_000_000).default(4096),
+      max_lines_per_execution: z.int().min(1).max(100_000).default(200),
+    })
+    .prefault({}),
+});
+
+const apiClientSchema = z.strictObject({
+  client_id: z.string().min(1).max(255),
+  client_secret: z.string().min(1).max(1024),
+  name: z.string().max(255).optional(),
+  scopes: z.array(z.enum(API_SCOPES)).default([]),
+});
+
+const identityProviderSchema = z.strictObject({
+  id: idpId,
+  name: z.string().max(255).optional(),
+  flow: z.enum(['one_step', 'two_step']).default('one_step'),
+  enabled: z.boolean().default(true),
+  scripts: z.strictObject({
+    init: scriptRef.optional(),
+    complete: scriptRef,
+    backchannel: scriptRef.optional(),
+  }),
+  /** Per-IdP overrides of the engine limits. */
+  limits: z.strictObject(limitFields).partial().optional(),
+});
+
+const propertySchema = z.strictObject({
+  id: z.string().regex(/^[A-Za-z0-9._-]{1,255}$/, 'must be 1-255 characters of A-Z a-z 0-9 . _ -'),
+  value: z.string().max(64 * 1024),
+  sensitive: z.boolean().default(false),
+});
+
+/** The whole config file. Unknown keys anywhere are errors. */
+export const configFileSchema = z
+  .strictObject({
+    server: serverSchema.prefault({}),
+    storage: storageSchema.prefault({}),
+    cache: cacheSchema.prefault({}),
+    engine: engineSchema.prefault({}),
+    api_clients: z.array(apiClientSchema).default([]),
+    identity_providers: z.array(identityProviderSchema).default([]),
+    properties: z.array(propertySchema).default([]),
+  })
+  .superRefine((file, ctx) => {
+    flagDuplicates(ctx, 'api_clients', file.api_clients, 'client_id');
+    flagDuplicates(ctx, 'identity_providers', file.identity_providers, 'id');
+    flagDuplicates(ctx, 'properties', file.properties, 'id');
+    file.identity_providers.forEach((idp, i) => {
+      if (idp.flow === 'two_step' && idp.scripts.init === undefined) {
+        ctx.addIssue({
+          code: 'custom',
+          path: ['identity_providers', i, 'scripts', 'init'],
+          message: 'a two_step identity provider needs an init script',
+        });
+      }
+      if (idp.flow === 'one_step' && idp.scripts.init !== undefined) {
+        ctx.addIssue({
+          code: 'custom',
+          path: ['identity_providers', i, 'scripts', 'init'],
+          message: 'init scripts are only used by two_step identity providers',
+        });
+      }
+    });
+  });
+
+function flagDuplicates<T>(ctx: z.RefinementCtx, section: string, items: T[], key: keyof T): void {
+  const seen = new Set<unknown>();
+  items.forEach((item, i) => {
+    if (seen.has(item[key])) {
+      ctx.addIssue({ code: 'custom', path: [section, i, key as string], message: `duplicate ${String(key)}` });
+    }
+    seen.add(item[key]);
+  });
+}
+
+export type ConfigFile = z.infer<typeof configFileSchema>;
+export type EngineConfig = ConfigFile['engine'];
+export type ServerConfig = ConfigFile['server'];
+export type ScriptLimits = { cpu_time_ms: number; wall_time_ms: number; memory_mb: number };

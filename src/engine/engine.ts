@@ -1,0 +1,88 @@
+import type { Logger } from 'pino';
+import type { EngineConfig, ScriptKind, ScriptLimits } from '../config/schema.js';
+import type { ScriptVersion } from '../storage/types.js';
+import type { ExecOutcome, ScriptArgs } from './protocol.js';
+import { SandboxSupervisor } from './supervisor.js';
+
+export interface ExecuteRequest {
+  idpId: string;
+  kind: ScriptKind;
+  script: ScriptVersion;
+  limits: ScriptLimits;
+  args: ScriptArgs;
+  requestId: string;
+}
+
+/**
+ * Runs IdP scripts in the sandbox and writes what they log, and why they failed, to
+ * the server log tagged with IdP, script kind and request id.
+ */
+export class ScriptEngine {
+  private constructor(
+    private readonly supervisor: SandboxSupervisor,
+    private readonly logger: Logger,
+  ) {}
+
+  /** Starts the sandbox processes. */
+  static async start(options: {
+    engine: EngineConfig;
+    cacheUrl: string;
+    properties: Record<string, string>;
+    logger: Logger;
+  }): Promise<ScriptEngine> {
+    const { engine, logger } = options;
+    const supervisor = new SandboxSupervisor({
+      processes: engine.sandbox_processes,
+      killGraceMs: engine.kill_grace_ms,
+      logger,
+      init: {
+        cacheUrl: options.cacheUrl,
+        cache: engine.cache,
+        log: engine.log,
+        instancesPerScript: engine.instances_per_script,
+        killGraceMs: engine.kill_grace_ms,
+        properties: options.properties,
+      },
+    });
+    await supervisor.start();
+    return new ScriptEngine(supervisor, logger);
+  }
+
+  get healthy(): boolean {
+    return this.supervisor.healthy;
+  }
+
+  setProperties(values: Record<string, string>): void {
+    this.supervisor.setProperties(values);
+  }
+
+  async execute(request: ExecuteRequest): Promise<ExecOutcome> {
+    const { idpId, kind, script, limits } = request;
+    const outcome = await this.supervisor.execute(
+      {
+        // One compiled script (and its globals) per IdP, kind, version and heap size.
+        key: `${idpId}/${kind}@${script.sha256}:${limits.memory_mb}`,
+        filename: script.filename,
+        source: script.source,
+      },
+      limits,
+      request.args,
+    );
+    const log = this.logger.child({ idp: idpId, script_kind: kind, reqId: request.requestId });
+    for (const line of outcome.logs) log[line.level]({ source: 'script' }, line.message);
+    if (outcome.dropped > 0) log.warn(`script log lines dropped past the per-execution cap: ${outcome.dropped}`);
+    if (!outcome.ok) {
+      log.error(
+        { failure: outcome.error, cpu_ms: round(outcome.cpuMs), wall_ms: round(outcome.wallMs) },
+        `script failed (${outcome.error.kind}): ${outcome.error.message}${outcome.error.line ? ` at line ${outcome.error.line}` : ''}`,
+      );
+    }
+    return outcome;
+  }
+
+  async stop(): Promise<void> {
+    await this.supervisor.stop();
+  }
+}
+
+const round = (ms: number) => Math.round(ms * 100) / 100;

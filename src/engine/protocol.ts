@@ -1,0 +1,83 @@
+import type { EngineConfig, ScriptLimits } from '../config/schema.js';
+
+/** The `execute` arguments, in order: requestPayload, userIdentifier, registrationData, hookContextCustomParams. */
+export type ScriptArgs = [string | null, string | null, string | null, Record<string, string[]> | null];
+
+/** What a script returned, normalised inside the sandbox. */
+export interface ScriptResult {
+  status: number;
+  /** Absent when the script returned none; a non-string payload arrives as its JSON text. */
+  responsePayload?: string;
+  registrationData?: string;
+  user?: unknown;
+}
+
+export type FailureKind =
+  | 'exception'
+  | 'no_execute'
+  | 'invalid_result'
+  | 'cpu_timeout'
+  | 'wall_timeout'
+  | 'out_of_memory'
+  | 'sandbox_crashed'
+  | 'sandbox_unavailable';
+
+export interface ScriptFailure {
+  kind: FailureKind;
+  message: string;
+  line: number | null;
+}
+
+export interface ScriptLogLine {
+  level: 'trace' | 'debug' | 'info' | 'warn' | 'error';
+  message: string;
+}
+
+export type ExecOutcome = ({ ok: true; result: ScriptResult } | { ok: false; error: ScriptFailure }) & {
+  logs: ScriptLogLine[];
+  /** Log lines the script wrote past the per-execution cap. */
+  dropped: number;
+  cpuMs: number;
+  wallMs: number;
+};
+
+/** Identifies one compiled script: one IdP, one kind, one version, one memory limit. */
+export interface ScriptRef {
+  key: string;
+  filename: string;
+  /** Sent the first time a sandbox process sees the key, and again when it asks. */
+  source?: string;
+}
+
+export interface InitMessage {
+  t: 'init';
+  cacheUrl: string;
+  cache: EngineConfig['cache'];
+  log: EngineConfig['log'];
+  instancesPerScript: number;
+  killGraceMs: number;
+  properties: Record<string, string>;
+}
+
+export interface ExecMessage {
+  t: 'exec';
+  id: number;
+  script: ScriptRef;
+  limits: ScriptLimits;
+  args: ScriptArgs;
+}
+
+export interface PropertiesMessage {
+  t: 'properties';
+  values: Record<string, string>;
+}
+
+export type ParentMessage = InitMessage | ExecMessage | PropertiesMessage;
+
+export type ChildMessage =
+  | { t: 'ready' }
+  | { t: 'result'; id: number; outcome: ExecOutcome }
+  /** The process lacks the source of `id`'s script and asks for the execution again with it. */
+  | { t: 'need_source'; id: number }
+  /** An isolate did not stop after it was disposed: the process should be replaced. */
+  | { t: 'stuck' };

@@ -1,0 +1,74 @@
+/**
+ * The one registry of error codes Registrar answers with. Every HTTP error body is
+ * `{"error": code, "error_description": text}`; the README's error table is checked
+ * against this registry by a test, so add new codes here first.
+ */
+export const ERROR_REGISTRY = {
+  invalid_request: {
+    status: 400,
+    description: 'The request body is malformed, has an unsupported media type, or has an invalid parameter.',
+  },
+  request_too_large: {
+    code: 'invalid_request',
+    status: 413,
+    description: 'The request body is larger than the configured limit.',
+  },
+  invalid_client: {
+    status: 400,
+    description: 'Client credentials used are not valid or client does not exist.',
+  },
+  insufficient_permissions: {
+    status: 403,
+    description: 'The API client does not have the required `User registration` scope.',
+  },
+  invalid_idp_identifier: {
+    status: 404,
+    description: 'The specified IdP does not exist.',
+  },
+  idp_disabled: {
+    status: 403,
+    description: 'The specified IdP is disabled.',
+  },
+  not_found: {
+    status: 404,
+    description: 'The requested resource does not exist.',
+  },
+  internal_server_error: {
+    status: 500,
+    description: 'The server has encountered an internal server error.',
+  },
+} as const satisfies Record<string, { status: number; description: string; code?: string }>;
+
+/** A key of the registry; usually also the wire `error` code. */
+export type ErrorKind = keyof typeof ERROR_REGISTRY;
+
+/** The `error` value sent on the wire for a registry entry. */
+export function wireCode(kind: ErrorKind): string {
+  const entry = ERROR_REGISTRY[kind];
+  return 'code' in entry ? entry.code : kind;
+}
+
+/**
+ * An error that maps to one registry entry. `description` overrides the registry
+ * text for 4xx answers only; 5xx answers always use the generic text, and `cause`
+ * is logged, never sent.
+ */
+export class RegistrarError extends Error {
+  readonly kind: ErrorKind;
+  readonly status: number;
+  readonly description: string;
+
+  constructor(kind: ErrorKind, description?: string, options?: { cause?: unknown }) {
+    const entry = ERROR_REGISTRY[kind];
+    super(description ?? entry.description, options);
+    this.name = 'RegistrarError';
+    this.kind = kind;
+    this.status = entry.status;
+    this.description = entry.status >= 500 ? entry.description : (description ?? entry.description);
+  }
+
+  /** The JSON body sent to the caller. */
+  toBody(): { error: string; error_description: string } {
+    return { error: wireCode(this.kind), error_description: this.description };
+  }
+}

@@ -1,0 +1,143 @@
+import { createHash } from 'node:crypto';
+import { SCRIPT_KINDS, type ScriptKind } from '../../config/schema.js';
+import type {
+  ApiClientRecord,
+  ConfigStore,
+  IdentityProviderFields,
+  IdentityProviderRecord,
+  PropertyRecord,
+  ScriptVersion,
+} from '../types.js';
+import type { SqliteDatabase } from './database.js';
+
+interface ApiClientRow {
+  client_id: string;
+  name: string | null;
+  secret_hash: string;
+  scopes: string;
+}
+
+interface IdpRow {
+  id: string;
+  name: string | null;
+  flow: 'one_step' | 'two_step';
+  enabled: number;
+  limits: string;
+}
+
+interface ActiveScriptRow extends ScriptVersion {
+  kind: ScriptKind;
+}
+
+/** Configuration in SQLite; each method is one statement or one transaction. */
+export class SqliteConfigStore implements ConfigStore {
+  private readonly statements;
+
+  constructor(private readonly db: SqliteDatabase) {
+    this.statements = {
+      getClient: db.prepare<[string], ApiClientRow>(
+        'SELECT client_id, name, secret_hash, scopes FROM api_clients WHERE client_id = ?',
+      ),
+      upsertClient: db.prepare<[string, string | null, string, string, number]>(
+        `INSERT INTO api_clients (client_id, name, secret_hash, scopes, updated_at) VALUES (?, ?, ?, ?, ?)
+         ON CONFLICT (client_id) DO UPDATE SET name = excluded.name, secret_hash = excluded.secret_hash,
+           scopes = excluded.scopes, updated_at = excluded.updated_at`,
+      ),
+      getIdp: db.prepare<[string], IdpRow>('SELECT id, name, flow, enabled, limits FROM identity_providers WHERE id = ?'),
+      getActiveScripts: db.prepare<[string], ActiveScriptRow>(
+        `SELECT a.kind, v.version, v.source, v.sha256, v.filename
+         FROM active_scripts a JOIN script_versions v USING (idp_id, kind, version)
+         WHERE a.idp_id = ?`,
+      ),
+      upsertIdp: db.prepare<[string, string | null, string, number, string, number]>(
+        `INSERT INTO identity_providers (id, name, flow, enabled, limits, updated_at) VALUES (?, ?, ?, ?, ?, ?)
+         ON CONFLICT (id) DO UPDATE SET name = excluded.name, flow = excluded.flow, enabled = excluded.enabled,
+           limits = excluded.limits, updated_at = excluded.updated_at`,
+      ),
+      nextVersion: db
+        .prepare<[string, string], number>(
+          'SELECT COALESCE(MAX(version), 0) + 1 FROM script_versions WHERE idp_id = ? AND kind = ?',
+        )
+        .pluck(),
+      insertVersion: db.prepare<[string, string, number, string, string, string, number]>(
+        `INSERT INTO script_versions (idp_id, kind, version, source, sha256, filename, created_at)
+         VALUES (?, ?, ?, ?, ?, ?, ?)`,
+      ),
+      activate: db.prepare<[string, string, number]>(
+        `INSERT INTO active_scripts (idp_id, kind, version) VALUES (?, ?, ?)
+         ON CONFLICT (idp_id, kind) DO UPDATE SET version = excluded.version`,
+      ),
+      deactivate: db.prepare<[string, string]>('DELETE FROM active_scripts WHERE idp_id = ? AND kind = ?'),
+      listProperties: db.prepare<[], { id: string; value: string; sensitive: number }>(
+        'SELECT id, value, sensitive FROM properties ORDER BY id',
+      ),
+      upsertProperty: db.prepare<[string, string, number, number]>(
+        `INSERT INTO properties (id, value, sensitive, updated_at) VALUES (?, ?, ?, ?)
+         ON CONFLICT (id) DO UPDATE SET value = excluded.value, sensitive = excluded.sensitive,
+           updated_at = excluded.updated_at`,
+      ),
+      ping: db.prepare('SELECT 1'),
+    };
+  }
+
+  async getApiClient(clientId: string): Promise<ApiClientRecord | undefined> {
+    const row = this.statements.getClient.get(clientId);
+    return row && { ...row, scopes: JSON.parse(row.scopes) };
+  }
+
+  async upsertApiClient(client: ApiClientRecord): Promise<void> {
+    this.statements.upsertClient.run(
+      client.client_id,
+      client.name,
+      client.secret_hash,
+      JSON.stringify(client.scopes),
+      Date.now(),
+    );
+  }
+
+  async getIdentityProvider(id: string): Promise<IdentityProviderRecord | undefined> {
+    const row = this.statements.getIdp.get(id);
+    if (!row) return undefined;
+    const scripts: IdentityProviderRecord['scripts'] = {};
+    for (const { kind, ...version } of this.statements.getActiveScripts.all(id)) scripts[kind] = version;
+    return { ...row, enabled: row.enabled === 1, limits: JSON.parse(row.limits), scripts };
+  }
+
+  async upsertIdentityProvider(
+    idp: IdentityProviderFields,
+    scripts: Partial<Record<ScriptKind, { source: string; filename: string }>>,
+  ): Promise<void> {
+    const s = this.statements;
+    this.db
+      .transaction(() => {
+        const now = Date.now();
+        s.upsertIdp.run(idp.id, idp.name, idp.flow, idp.enabled ? 1 : 0, JSON.stringify(idp.limits), now);
+        const active = new Map(s.getActiveScripts.all(idp.id).map((row) => [row.kind, row.sha256]));
+        for (const kind of SCRIPT_KINDS) {
+          const script = scripts[kind];
+          if (!script) {
+            s.deactivate.run(idp.id, kind);
+            continue;
+          }
+          const sha256 = createHash('sha256').update(script.source).digest('hex');
+          if (active.get(kind) === sha256) continue;
+          const version = s.nextVersion.get(idp.id, kind) ?? 1;
+          s.insertVersion.run(idp.id, kind, version, script.source, sha256, script.filename, now);
+          s.activate.run(idp.id, kind, version);
+        }
+      })
+      .immediate();
+  }
+
+  async listProperties(): Promise<PropertyRecord[]> {
+    return this.statements.listProperties.all().map((row) => ({ ...row, sensitive: row.sensitive === 1 }));
+  }
+
+  async upsertProperty(property: PropertyRecord): Promise<void> {
+    this.statements.upsertProperty.run(property.id, property.value, property.sensitive ? 1 : 0, Date.now());
+  }
+
+  async ping(): Promise<void> {
+    this.statements.ping.get();
+  }
+}

@@ -1,0 +1,49 @@
+/** Schema migrations; entry i brings `PRAGMA user_version` from i to i + 1. Never edit a shipped entry. */
+export const MIGRATIONS: readonly string[] = [
+  `
+  CREATE TABLE api_clients (
+    client_id   TEXT PRIMARY KEY,
+    name        TEXT,
+    secret_hash TEXT NOT NULL,
+    scopes      TEXT NOT NULL,
+    updated_at  INTEGER NOT NULL
+  );
+  CREATE TABLE identity_providers (
+    id         TEXT PRIMARY KEY,
+    name       TEXT,
+    flow       TEXT NOT NULL CHECK (flow IN ('one_step', 'two_step')),
+    enabled    INTEGER NOT NULL,
+    limits     TEXT NOT NULL,
+    updated_at INTEGER NOT NULL
+  );
+  CREATE TABLE script_versions (
+    idp_id     TEXT NOT NULL,
+    kind       TEXT NOT NULL CHECK (kind IN ('init', 'complete', 'backchannel')),
+    version    INTEGER NOT NULL,
+    source     TEXT NOT NULL,
+    sha256     TEXT NOT NULL,
+    filename   TEXT NOT NULL,
+    created_at INTEGER NOT NULL,
+    PRIMARY KEY (idp_id, kind, version)
+  );
+  CREATE TABLE active_scripts (
+    idp_id  TEXT NOT NULL REFERENCES identity_providers (id) ON DELETE CASCADE,
+    kind    TEXT NOT NULL,
+    version INTEGER NOT NULL,
+    PRIMARY KEY (idp_id, kind),
+    FOREIGN KEY (idp_id, kind, version) REFERENCES script_versions (idp_id, kind, version)
+  );
+  CREATE TABLE properties (
+    id         TEXT PRIMARY KEY,
+    value      TEXT NOT NULL,
+    sensitive  INTEGER NOT NULL,
+    updated_at INTEGER NOT NULL
+  );
+  CREATE TABLE cache_entries (
+    key        TEXT PRIMARY KEY,
+    value      TEXT NOT NULL,
+    expires_at INTEGER NOT NULL
+  ) WITHOUT ROWID;
+  CREATE INDEX cache_entries_expiry ON cache_entries (expires_at);
+  `,
+];

@@ -1,0 +1,80 @@
+import type { ApiScope, ScriptKind, ScriptLimits } from '../config/schema.js';
+
+/** An API client as stored: the secret only as a slow hash. */
+export interface ApiClientRecord {
+  client_id: string;
+  name: string | null;
+  secret_hash: string;
+  scopes: ApiScope[];
+}
+
+/** One immutable version of an IdP's script. */
+export interface ScriptVersion {
+  version: number;
+  source: string;
+  /** sha256 of the source, hex: the identity a sandbox compiles and caches under. */
+  sha256: string;
+  filename: string;
+}
+
+export interface IdentityProviderRecord {
+  id: string;
+  name: string | null;
+  flow: 'one_step' | 'two_step';
+  enabled: boolean;
+  limits: Partial<ScriptLimits>;
+  /** The active version of each script kind the IdP has. */
+  scripts: Partial<Record<ScriptKind, ScriptVersion>>;
+}
+
+/** The fields of an IdP that are not scripts. */
+export type IdentityProviderFields = Omit<IdentityProviderRecord, 'scripts'>;
+
+/** A property as stored: `value` is sealed (encrypted) when `sensitive`. */
+export interface PropertyRecord {
+  id: string;
+  value: string;
+  sensitive: boolean;
+}
+
+/**
+ * Configuration: API clients, identity providers with versioned scripts, properties.
+ * Every method is atomic on its own.
+ */
+export interface ConfigStore {
+  getApiClient(clientId: string): Promise<ApiClientRecord | undefined>;
+  upsertApiClient(client: ApiClientRecord): Promise<void>;
+  getIdentityProvider(id: string): Promise<IdentityProviderRecord | undefined>;
+  /**
+   * Creates or updates an IdP. For each script kind given, a new version is created
+   * and activated when the source differs from the active one; kinds not given are
+   * deactivated (their versions are kept).
+   */
+  upsertIdentityProvider(
+    idp: IdentityProviderFields,
+    scripts: Partial<Record<ScriptKind, { source: string; filename: string }>>,
+  ): Promise<void>;
+  listProperties(): Promise<PropertyRecord[]>;
+  upsertProperty(property: PropertyRecord): Promise<void>;
+  /** Resolves when the backend answers a trivial query. */
+  ping(): Promise<void>;
+}
+
+/**
+ * The script CACHE: string values (JSON text) under string keys, each with an expiry.
+ * An expired entry is never returned, by any method, even before it is purged.
+ */
+export interface CacheStore {
+  /** Stores `value` under `key`, replacing any previous entry, for `ttlMs` milliseconds. */
+  set(key: string, value: string, ttlMs: number): Promise<void>;
+  /** The live value under `key`, or null. */
+  get(key: string): Promise<string | null>;
+  /** Removes `key`; true when a live entry was removed. */
+  delete(key: string): Promise<boolean>;
+  /** Returns the live value under `key` and removes it, in one atomic step: of many concurrent takers, exactly one gets it. */
+  take(key: string): Promise<string | null>;
+  /** Removes expired entries; returns how many. */
+  purgeExpired(): Promise<number>;
+  ping(): Promise<void>;
+  close(): Promise<void>;
+}
