@@ -57,14 +57,17 @@ export class RegistrarError extends Error {
   readonly kind: ErrorKind;
   readonly status: number;
   readonly description: string;
+  /** True when the cause was already logged where it happened (e.g. a script failure). */
+  readonly logged: boolean;
 
-  constructor(kind: ErrorKind, description?: string, options?: { cause?: unknown }) {
+  constructor(kind: ErrorKind, description?: string, options?: { cause?: unknown; logged?: boolean }) {
     const entry = ERROR_REGISTRY[kind];
     super(description ?? entry.description, options);
     this.name = 'RegistrarError';
     this.kind = kind;
     this.status = entry.status;
     this.description = entry.status >= 500 ? entry.description : (description ?? entry.description);
+    this.logged = options?.logged ?? false;
   }
 
   /** The JSON body sent to the caller. */

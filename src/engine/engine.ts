@@ -1,4 +1,4 @@
-import type { Logger } from 'pino';
+import type { Logger } from '../logging.js';
 import type { EngineConfig, ScriptKind, ScriptLimits } from '../config/schema.js';
 import type { ScriptVersion } from '../storage/types.js';
 import type { ExecOutcome, ScriptArgs } from './protocol.js';

@@ -1,6 +1,6 @@
 import { type ChildProcess, fork } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
-import type { Logger } from 'pino';
+import type { Logger } from '../logging.js';
 import type { ScriptLimits } from '../config/schema.js';
 import type {
   ChildMessage,

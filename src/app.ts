@@ -1,0 +1,54 @@
+import Fastify, { type FastifyInstance, LogController } from 'fastify';
+import type { Logger } from './logging.js';
+import type { RegistrarConfig } from './config/load.js';
+import type { ScriptEngine } from './engine/engine.js';
+import type { ApiClientAuthenticator } from './http/authenticate.js';
+import { installErrorHandling } from './http/errors.js';
+import { healthRoutes } from './http/health.js';
+import { requestIdGenerator } from './http/request-id.js';
+import { backchannelRoute } from './registration/backchannel.js';
+import type { Storage } from './storage/open.js';
+
+/** What the app runs on; made by `createDeps`, closed when the app closes. */
+export interface AppDeps {
+  storage: Storage;
+  engine: ScriptEngine;
+  authenticator: ApiClientAuthenticator;
+  logger: Logger;
+  close(): Promise<void>;
+}
+
+/** Builds the HTTP app on its dependencies. It never listens: `server.ts` does. */
+export function buildApp(config: RegistrarConfig, deps: AppDeps): FastifyInstance {
+  const app = Fastify({
+    loggerInstance: deps.logger,
+    // One access-log line per request, written by the onResponse hook below.
+    logController: new LogController({ disableRequestLogging: true, requestIdLogLabel: 'reqId' }),
+    bodyLimit: config.server.body_limit_bytes,
+    genReqId: requestIdGenerator(config.server.trust_request_id),
+    return503OnClosing: true,
+  });
+
+  app.addHook('onRequest', async (request, reply) => {
+    reply.header('x-request-id', request.id);
+    reply.header('cache-control', 'no-store');
+    reply.header('pragma', 'no-cache');
+  });
+  app.addHook('onResponse', async (request, reply) => {
+    request.log.info(
+      { method: request.method, url: request.url, status: reply.statusCode, ms: Math.round(reply.elapsedTime) },
+      'request completed',
+    );
+  });
+  app.addHook('onClose', async () => deps.close());
+
+  installErrorHandling(app);
+  app.register(healthRoutes, { storage: deps.storage, engine: deps.engine });
+  app.register(backchannelRoute, {
+    store: deps.storage.config,
+    engine: deps.engine,
+    authenticator: deps.authenticator,
+    engineConfig: config.engine,
+  });
+  return app;
+}

@@ -1,0 +1,54 @@
+import type { Logger } from './logging.js';
+import type { AppDeps } from './app.js';
+import { applyConfig, readPropertyValues } from './config/apply.js';
+import type { RegistrarConfig } from './config/load.js';
+import { ScriptEngine } from './engine/engine.js';
+import { ApiClientAuthenticator } from './http/authenticate.js';
+import { CredentialCache } from './security/credential-cache.js';
+import { openStorage } from './storage/open.js';
+
+/**
+ * Opens storage, applies the configuration to it, and starts the sandbox: everything
+ * `buildApp` needs. The returned `close` undoes it all.
+ */
+export async function createDeps(
+  config: RegistrarConfig,
+  options: { logger: Logger; secretKey: Buffer },
+): Promise<AppDeps> {
+  const { logger, secretKey } = options;
+  const storage = openStorage({ storage: config.storage.url, cache: config.cache.url });
+  let engine: ScriptEngine | undefined;
+  try {
+    await applyConfig(config, storage.config, secretKey, logger);
+    engine = await ScriptEngine.start({
+      engine: config.engine,
+      cacheUrl: config.cache.url,
+      properties: await readPropertyValues(storage.config, secretKey),
+      logger,
+    });
+    const authenticator = await ApiClientAuthenticator.create(
+      storage.config,
+      new CredentialCache(config.server.credential_cache_ttl_seconds * 1000),
+      config.server.scrypt_log_n,
+    );
+    const purge = setInterval(() => {
+      storage.cache.purgeExpired().catch((err: unknown) => logger.warn({ err }, 'cache purge failed'));
+    }, config.cache.purge_interval_seconds * 1000).unref();
+    const running = engine;
+    return {
+      storage,
+      engine: running,
+      authenticator,
+      logger,
+      async close() {
+        clearInterval(purge);
+        await running.stop();
+        await storage.close();
+      },
+    };
+  } catch (error) {
+    await engine?.stop();
+    await storage.close();
+    throw error;
+  }
+}

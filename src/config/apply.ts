@@ -1,0 +1,68 @@
+import type { Logger } from '../logging.js';
+import { seal, unseal } from '../security/sealed-box.js';
+import { hashCost, hashSecret, verifySecret } from '../security/secret-hash.js';
+import type { ConfigStore } from '../storage/types.js';
+import type { RegistrarConfig } from './load.js';
+
+/** Associated data binding a sealed property value to its id. */
+const propertyAad = (id: string) => `property:${id}`;
+
+/**
+ * Upserts the config file's clients, IdPs (creating script versions when a source
+ * changed) and properties into storage. Secrets are stored only as scrypt hashes (an
+ * existing hash is kept when it still matches and has the configured cost); sensitive
+ * property values are sealed with the secret key.
+ */
+export async function applyConfig(
+  config: RegistrarConfig,
+  store: ConfigStore,
+  secretKey: Buffer,
+  logger: Logger,
+): Promise<void> {
+  const logN = config.server.scrypt_log_n;
+  for (const client of config.api_clients) {
+    const existing = await store.getApiClient(client.client_id);
+    const keep =
+      existing !== undefined &&
+      hashCost(existing.secret_hash) === logN &&
+      (await verifySecret(client.client_secret, existing.secret_hash));
+    await store.upsertApiClient({
+      client_id: client.client_id,
+      name: client.name ?? null,
+      secret_hash: keep ? existing.secret_hash : await hashSecret(client.client_secret, logN),
+      scopes: client.scopes,
+    });
+  }
+  for (const idp of config.identity_providers) {
+    await store.upsertIdentityProvider(
+      { id: idp.id, name: idp.name ?? null, flow: idp.flow, enabled: idp.enabled, limits: idp.limits ?? {} },
+      idp.scripts,
+    );
+  }
+  for (const property of config.properties) {
+    await store.upsertProperty({
+      id: property.id,
+      sensitive: property.sensitive,
+      value: property.sensitive ? seal(secretKey, property.value, propertyAad(property.id)) : property.value,
+    });
+  }
+  logger.info(
+    {
+      api_clients: config.api_clients.length,
+      identity_providers: config.identity_providers.length,
+      properties: config.properties.length,
+    },
+    'configuration applied',
+  );
+}
+
+/** All property values in clear text, for the sandbox (never for logs or responses). */
+export async function readPropertyValues(store: ConfigStore, secretKey: Buffer): Promise<Record<string, string>> {
+  const values: Record<string, string> = {};
+  for (const property of await store.listProperties()) {
+    values[property.id] = property.sensitive
+      ? unseal(secretKey, property.value, propertyAad(property.id))
+      : property.value;
+  }
+  return values;
+}

@@ -1,0 +1,48 @@
+import type { FastifyError, FastifyInstance } from 'fastify';
+import { RegistrarError } from '../errors.js';
+
+export const JSON_CONTENT_TYPE = 'application/json;charset=UTF-8';
+
+/** Maps anything thrown while handling a request to a registry error. */
+export function toRegistrarError(error: unknown): RegistrarError {
+  if (error instanceof RegistrarError) return error;
+  const e = error as Partial<FastifyError>;
+  if (e.code === 'FST_ERR_CTP_BODY_TOO_LARGE') return new RegistrarError('request_too_large');
+  if (typeof e.statusCode === 'number' && e.statusCode >= 400 && e.statusCode < 500) {
+    return new RegistrarError('invalid_request', describeClientError(e));
+  }
+  return new RegistrarError('internal_server_error', undefined, { cause: error });
+}
+
+function describeClientError(e: Partial<FastifyError>): string {
+  switch (e.code) {
+    case 'FST_ERR_CTP_INVALID_MEDIA_TYPE':
+      return 'unsupported media type';
+    case 'FST_ERR_CTP_EMPTY_JSON_BODY':
+    case 'FST_ERR_CTP_INVALID_JSON_BODY':
+      return 'the body is not valid JSON';
+    default:
+      return e.statusCode === 400 && e.message ? e.message : 'bad request';
+  }
+}
+
+/**
+ * Installs the one error path: every error becomes `{error, error_description}` with
+ * the registry's status; 5xx answers are generic and their cause is logged with the
+ * request id (which the response carries in `X-Request-Id`).
+ */
+export function installErrorHandling(app: FastifyInstance): void {
+  app.setErrorHandler((error, request, reply) => {
+    const mapped = toRegistrarError(error);
+    if (mapped.status >= 500 && !mapped.logged) {
+      request.log.error({ err: mapped.cause ?? error }, 'request failed with an internal error');
+    } else {
+      request.log.info({ error: mapped.toBody().error, description: mapped.description }, 'request rejected');
+    }
+    return reply.code(mapped.status).type(JSON_CONTENT_TYPE).send(JSON.stringify(mapped.toBody()));
+  });
+  app.setNotFoundHandler((_request, reply) => {
+    const error = new RegistrarError('not_found');
+    return reply.code(error.status).type(JSON_CONTENT_TYPE).send(JSON.stringify(error.toBody()));
+  });
+}

@@ -1,0 +1,56 @@
+import type { FastifyInstance } from 'fastify';
+import type { EngineConfig } from '../config/schema.js';
+import type { ScriptEngine } from '../engine/engine.js';
+import { effectiveLimits } from '../engine/limits.js';
+import { RegistrarError } from '../errors.js';
+import { ApiClientAuthenticator } from '../http/authenticate.js';
+import { readClientCredentials } from '../http/client-credentials.js';
+import { JSON_CONTENT_TYPE } from '../http/errors.js';
+import type { ConfigStore } from '../storage/types.js';
+import { parseBackchannelBody } from './backchannel-body.js';
+import { findEnabledIdentityProvider } from './identity-provider.js';
+
+export interface BackchannelDeps {
+  store: ConfigStore;
+  engine: ScriptEngine;
+  authenticator: ApiClientAuthenticator;
+  engineConfig: EngineConfig;
+}
+
+export const BACKCHANNEL_PATH = '/oauth/api/v3/custom-registration/:idp/backchannel';
+
+/**
+ * `POST /oauth/api/v3/custom-registration/{idp}/backchannel` (SPEC §2): runs the
+ * IdP's backchannel script with the caller's `data`. The steps run in the contract's
+ * check order: body, client, scope, IdP, script.
+ */
+export async function backchannelRoute(app: FastifyInstance, deps: BackchannelDeps): Promise<void> {
+  // This route parses its own body (form credentials live in it), so take it raw.
+  app.removeAllContentTypeParsers();
+  app.addContentTypeParser('*', { parseAs: 'buffer' }, (_request, body, done) => done(null, body));
+
+  app.post<{ Params: { idp: string } }>(BACKCHANNEL_PATH, async (request, reply) => {
+    const body = parseBackchannelBody(request.headers['content-type'], request.body as Buffer | undefined);
+    const client = await deps.authenticator.authenticate(readClientCredentials(request.headers.authorization, body.form));
+    ApiClientAuthenticator.requireScope(client, 'user_registration');
+    const idp = await findEnabledIdentityProvider(deps.store, request.params.idp);
+    const script = idp.scripts.backchannel;
+    if (!script) {
+      throw new RegistrarError('internal_server_error', undefined, {
+        cause: new Error(`identity provider ${idp.id} has no backchannel script`),
+      });
+    }
+    const outcome = await deps.engine.execute({
+      idpId: idp.id,
+      kind: 'backchannel',
+      script,
+      limits: effectiveLimits(deps.engineConfig, idp.limits),
+      args: [body.data, null, null, null],
+      requestId: request.id,
+    });
+    if (!outcome.ok) throw new RegistrarError('internal_server_error', undefined, { logged: true });
+    const { status, responsePayload } = outcome.result;
+    const answer = responsePayload === undefined ? { status } : { status, data: responsePayload };
+    return reply.code(200).type(JSON_CONTENT_TYPE).send(JSON.stringify(answer));
+  });
+}
