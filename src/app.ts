@@ -1,11 +1,11 @@
 import Fastify, { type FastifyInstance, LogController } from 'fastify';
-import type { Logger } from './logging.js';
 import type { RegistrarConfig } from './config/load.js';
 import type { ScriptEngine } from './engine/engine.js';
 import type { ApiClientAuthenticator } from './http/authenticate.js';
 import { installErrorHandling } from './http/errors.js';
 import { healthRoutes } from './http/health.js';
 import { requestIdGenerator } from './http/request-id.js';
+import type { Logger } from './logging.js';
 import { backchannelRoute } from './registration/backchannel.js';
 import type { Storage } from './storage/open.js';
 
@@ -36,7 +36,12 @@ export function buildApp(config: RegistrarConfig, deps: AppDeps): FastifyInstanc
   });
   app.addHook('onResponse', async (request, reply) => {
     request.log.info(
-      { method: request.method, url: request.url, status: reply.statusCode, ms: Math.round(reply.elapsedTime) },
+      {
+        method: request.method,
+        url: request.url,
+        status: reply.statusCode,
+        ms: Math.round(reply.elapsedTime),
+      },
       'request completed',
     );
   });

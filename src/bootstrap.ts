@@ -1,9 +1,9 @@
-import type { Logger } from './logging.js';
 import type { AppDeps } from './app.js';
-import { applyConfig, readPropertyValues } from './config/apply.js';
+import { applyConfig, readProperties } from './config/apply.js';
 import type { RegistrarConfig } from './config/load.js';
 import { ScriptEngine } from './engine/engine.js';
 import { ApiClientAuthenticator } from './http/authenticate.js';
+import type { Logger } from './logging.js';
 import { CredentialCache } from './security/credential-cache.js';
 import { openStorage } from './storage/open.js';
 
@@ -23,7 +23,7 @@ export async function createDeps(
     engine = await ScriptEngine.start({
       engine: config.engine,
       cacheUrl: config.cache.url,
-      properties: await readPropertyValues(storage.config, secretKey),
+      properties: await readProperties(storage.config, secretKey),
       logger,
     });
     const authenticator = await ApiClientAuthenticator.create(

@@ -5,12 +5,7 @@ import pino from 'pino';
 export type Logger = FastifyBaseLogger;
 
 /** Fields that must never reach a log line, wherever they appear. */
-const REDACT = [
-  'req.headers.authorization',
-  'headers.authorization',
-  'client_secret',
-  '*.client_secret',
-];
+const REDACT = ['req.headers.authorization', 'headers.authorization', 'client_secret', '*.client_secret'];
 
 /** Structured JSON logs on stdout (or into `destination`, for tests). */
 export function createLogger(level: string, destination?: pino.DestinationStream): Logger {

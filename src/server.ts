@@ -16,7 +16,8 @@ const logger = createLogger(process.env.LOG_LEVEL ?? 'info');
 function portFromEnv(value: string | undefined): number | undefined {
   if (value === undefined || value === '') return undefined;
   const port = Number(value);
-  if (!Number.isInteger(port) || port < 0 || port > 65_535) throw new ConfigError([`PORT: not a port number: ${value}`]);
+  if (!Number.isInteger(port) || port < 0 || port > 65_535)
+    throw new ConfigError([`PORT: not a port number: ${value}`]);
   return port;
 }
 

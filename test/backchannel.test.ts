@@ -29,10 +29,13 @@ describe('backchannel API (SPEC §2)', () => {
           backchannel: 'function execute(p) { return { status: Number(p), responsePayload: "s" + p }; }',
         }),
         idp('object-payload', {
-          backchannel: 'function execute() { return { status: 2000, responsePayload: { a: [1, "x"], b: null } }; }',
+          backchannel:
+            'function execute() { return { status: 2000, responsePayload: { a: [1, "x"], b: null } }; }',
         }),
         idp('no-payload', { backchannel: 'function execute() { return { status: 2000 }; }' }),
-        idp('null-payload', { backchannel: 'function execute() { return { status: 2000, responsePayload: null }; }' }),
+        idp('null-payload', {
+          backchannel: 'function execute() { return { status: 2000, responsePayload: null }; }',
+        }),
         idp('throws', {
           backchannel: `function execute() {\n  var key = PROPERTIES.get("api_key");\n  throw new Error("upstream refused " + key);\n}`,
         }),
@@ -49,7 +52,10 @@ describe('backchannel API (SPEC §2)', () => {
         ),
         idp(
           'hogs-memory',
-          { backchannel: 'function execute() { var a = []; for (;;) a.push(new Array(1e5).fill(Math.random())); }' },
+          {
+            backchannel:
+              'function execute() { var a = []; for (;;) a.push(new Array(1e5).fill(Math.random())); }',
+          },
           { limits: { memory_mb: 16 } },
         ),
       ],
@@ -101,7 +107,10 @@ describe('backchannel API (SPEC §2)', () => {
       const emptyJson = await r.app.inject({
         method: 'POST',
         url: URL_OF('echo'),
-        headers: { authorization: basic(PORTAL.client_id, PORTAL.client_secret), 'content-type': 'application/json' },
+        headers: {
+          authorization: basic(PORTAL.client_id, PORTAL.client_secret),
+          'content-type': 'application/json',
+        },
       });
       assert.equal(emptyJson.statusCode, 200, emptyJson.body);
       assert.equal(JSON.parse(emptyJson.json().data).payload, null);
@@ -118,7 +127,10 @@ describe('backchannel API (SPEC §2)', () => {
       const res = await r.app.inject({
         method: 'POST',
         url: URL_OF('echo'),
-        headers: { authorization: basic(PORTAL.client_id, PORTAL.client_secret), 'content-type': 'application/json' },
+        headers: {
+          authorization: basic(PORTAL.client_id, PORTAL.client_secret),
+          'content-type': 'application/json',
+        },
         payload: JSON.stringify({ data: 'x', other: { nested: true } }),
       });
       assert.equal(JSON.parse(res.json().data).payload, 'x');
@@ -129,8 +141,11 @@ describe('backchannel API (SPEC §2)', () => {
         method: 'POST',
         url: URL_OF('echo'),
         headers: { 'content-type': 'application/x-www-form-urlencoded' },
-        payload: new URLSearchParams({ client_id: PORTAL.client_id, client_secret: PORTAL.client_secret, data: 'a+b & c' })
-          .toString(),
+        payload: new URLSearchParams({
+          client_id: PORTAL.client_id,
+          client_secret: PORTAL.client_secret,
+          data: 'a+b & c',
+        }).toString(),
       });
       assert.equal(res.statusCode, 200, res.body);
       assert.equal(JSON.parse(res.json().data).payload, 'a+b & c');
@@ -197,7 +212,12 @@ describe('backchannel API (SPEC §2)', () => {
   describe('400 invalid_request: the body, checked first', () => {
     const auth = () => basic(PORTAL.client_id, PORTAL.client_secret);
     const post = (headers: Record<string, string>, payload?: string) =>
-      r.app.inject({ method: 'POST', url: URL_OF('echo'), headers: { authorization: auth(), ...headers }, payload });
+      r.app.inject({
+        method: 'POST',
+        url: URL_OF('echo'),
+        headers: { authorization: auth(), ...headers },
+        payload,
+      });
 
     test('malformed JSON', async () => {
       expectError(await post({ 'content-type': 'application/json' }, '{"data": '), 400, 'invalid_request');
@@ -224,7 +244,11 @@ describe('backchannel API (SPEC §2)', () => {
       expectError(await post({}, '{"data":"x"}'), 400, 'invalid_request');
     });
     test('a charset other than UTF-8, and bytes that are not UTF-8', async () => {
-      expectError(await post({ 'content-type': 'application/json; charset=iso-8859-1' }, '{}'), 400, 'invalid_request');
+      expectError(
+        await post({ 'content-type': 'application/json; charset=iso-8859-1' }, '{}'),
+        400,
+        'invalid_request',
+      );
       const res = await r.app.inject({
         method: 'POST',
         url: URL_OF('echo'),
@@ -268,21 +292,39 @@ describe('backchannel API (SPEC §2)', () => {
     const cases: Array<[string, Record<string, string>, string | undefined]> = [
       ['no credentials at all', { 'content-type': 'application/json' }, '{"data":"x"}'],
       ['unknown client', { authorization: basic('nobody', 'x'), 'content-type': 'application/json' }, '{}'],
-      ['wrong secret', { authorization: basic(PORTAL.client_id, 'wrong'), 'content-type': 'application/json' }, '{}'],
-      ['empty secret', { authorization: basic(PORTAL.client_id, ''), 'content-type': 'application/json' }, '{}'],
+      [
+        'wrong secret',
+        { authorization: basic(PORTAL.client_id, 'wrong'), 'content-type': 'application/json' },
+        '{}',
+      ],
+      [
+        'empty secret',
+        { authorization: basic(PORTAL.client_id, ''), 'content-type': 'application/json' },
+        '{}',
+      ],
       ['a Bearer header', { authorization: 'Bearer abc', 'content-type': 'application/json' }, '{}'],
       ['Basic that is not base64', { authorization: 'Basic ***', 'content-type': 'application/json' }, '{}'],
       [
         'Basic without a colon',
-        { authorization: `Basic ${Buffer.from('portal').toString('base64')}`, 'content-type': 'application/json' },
+        {
+          authorization: `Basic ${Buffer.from('portal').toString('base64')}`,
+          'content-type': 'application/json',
+        },
         '{}',
       ],
       [
         'Basic with bad percent-encoding',
-        { authorization: `Basic ${Buffer.from('portal:%zz').toString('base64')}`, 'content-type': 'application/json' },
+        {
+          authorization: `Basic ${Buffer.from('portal:%zz').toString('base64')}`,
+          'content-type': 'application/json',
+        },
         '{}',
       ],
-      ['form with only client_id', { 'content-type': 'application/x-www-form-urlencoded' }, 'client_id=portal'],
+      [
+        'form with only client_id',
+        { 'content-type': 'application/x-www-form-urlencoded' },
+        'client_id=portal',
+      ],
       [
         'form with a wrong secret',
         { 'content-type': 'application/x-www-form-urlencoded' },
@@ -290,7 +332,10 @@ describe('backchannel API (SPEC §2)', () => {
       ],
       [
         'Basic and form credentials at once',
-        { authorization: basic(PORTAL.client_id, PORTAL.client_secret), 'content-type': 'application/x-www-form-urlencoded' },
+        {
+          authorization: basic(PORTAL.client_id, PORTAL.client_secret),
+          'content-type': 'application/x-www-form-urlencoded',
+        },
         `client_id=${PORTAL.client_id}&client_secret=${PORTAL.client_secret}`,
       ],
       ['form without credentials', { 'content-type': 'application/x-www-form-urlencoded' }, 'data=x'],
@@ -373,7 +418,13 @@ describe('backchannel API (SPEC §2)', () => {
     test('the response reveals no stack, source, property value or secret; the log has the line number', async () => {
       const res = await backchannel(r.app, 'throws', 'x');
       expectError(res, 500, 'internal_server_error');
-      for (const secret of [SECRET_PROPERTY_VALUE, 'upstream refused', 'PROPERTIES', 'at execute', 'throws/']) {
+      for (const secret of [
+        SECRET_PROPERTY_VALUE,
+        'upstream refused',
+        'PROPERTIES',
+        'at execute',
+        'throws/',
+      ]) {
         assert.ok(!res.body.includes(secret), `response does not contain ${secret}`);
       }
       const line = r.logs.find((l) => l.reqId === res.headers['x-request-id'] && l.level === 50);

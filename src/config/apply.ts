@@ -56,13 +56,24 @@ export async function applyConfig(
   );
 }
 
-/** All property values in clear text, for the sandbox (never for logs or responses). */
-export async function readPropertyValues(store: ConfigStore, secretKey: Buffer): Promise<Record<string, string>> {
-  const values: Record<string, string> = {};
+/** Property values in clear text, for the sandbox (never for logs or responses). */
+export interface PropertySnapshot {
+  values: Record<string, string>;
+  /** The clear-text values of sensitive properties, so logs can mask them. */
+  sensitive: string[];
+}
+
+/** Reads and decrypts all properties. */
+export async function readProperties(store: ConfigStore, secretKey: Buffer): Promise<PropertySnapshot> {
+  const snapshot: PropertySnapshot = { values: {}, sensitive: [] };
   for (const property of await store.listProperties()) {
-    values[property.id] = property.sensitive
-      ? unseal(secretKey, property.value, propertyAad(property.id))
-      : property.value;
+    if (property.sensitive) {
+      const value = unseal(secretKey, property.value, propertyAad(property.id));
+      snapshot.values[property.id] = value;
+      snapshot.sensitive.push(value);
+    } else {
+      snapshot.values[property.id] = property.value;
+    }
   }
-  return values;
+  return snapshot;
 }

@@ -8,9 +8,7 @@ export const SCRIPT_KINDS = ['init', 'complete', 'backchannel'] as const;
 export type ScriptKind = (typeof SCRIPT_KINDS)[number];
 
 /** An IdP id travels in a URL path segment, so it is limited to unreserved characters. */
-const idpId = z
-  .string()
-  .regex(/^[A-Za-z0-9._~-]{1,128}$/, 'must be 1-128 characters of A-Z a-z 0-9 . _ ~ -');
+const idpId = z.string().regex(/^[A-Za-z0-9._~-]{1,128}$/, 'must be 1-128 characters of A-Z a-z 0-9 . _ ~ -');
 
 const limitFields = {
   cpu_time_ms: z.int().min(1).max(60_000),
@@ -19,10 +17,7 @@ const limitFields = {
 };
 
 /** A script is a path relative to the config file, or inline source. */
-const scriptRef = z.union([
-  z.string().min(1),
-  z.strictObject({ source: z.string() }),
-]);
+const scriptRef = z.union([z.string().min(1), z.strictObject({ source: z.string() })]);
 
 const serverSchema = z.strictObject({
   host: z.string().min(1).default('127.0.0.1'),
@@ -42,12 +37,18 @@ const serverSchema = z.strictObject({
 
 const storageSchema = z.strictObject({
   /** `sqlite:PATH`; default `sqlite:<REGISTRAR_DATA_DIR>/registrar.db`. */
-  url: z.string().regex(/^sqlite:.+/, 'only sqlite:PATH is supported in this version').optional(),
+  url: z
+    .string()
+    .regex(/^sqlite:.+/, 'only sqlite:PATH is supported in this version')
+    .optional(),
 });
 
 const cacheSchema = z.strictObject({
   /** The CACHE backend; default: the storage database. */
-  url: z.string().regex(/^sqlite:.+/, 'only sqlite:PATH is supported in this version').optional(),
+  url: z
+    .string()
+    .regex(/^sqlite:.+/, 'only sqlite:PATH is supported in this version')
+    .optional(),
   purge_interval_seconds: z.int().min(1).max(86_400).default(60),
 });
 
@@ -146,7 +147,11 @@ function flagDuplicates<T>(ctx: z.RefinementCtx, section: string, items: T[], ke
   const seen = new Set<unknown>();
   items.forEach((item, i) => {
     if (seen.has(item[key])) {
-      ctx.addIssue({ code: 'custom', path: [section, i, key as string], message: `duplicate ${String(key)}` });
+      ctx.addIssue({
+        code: 'custom',
+        path: [section, i, key as string],
+        message: `duplicate ${String(key)}`,
+      });
     }
     seen.add(item[key]);
   });

@@ -1,7 +1,9 @@
-import type { Logger } from '../logging.js';
+import type { PropertySnapshot } from '../config/apply.js';
 import type { EngineConfig, ScriptKind, ScriptLimits } from '../config/schema.js';
+import type { Logger } from '../logging.js';
 import type { ScriptVersion } from '../storage/types.js';
 import type { ExecOutcome, ScriptArgs } from './protocol.js';
+import { createRedactor } from './redact.js';
 import { SandboxSupervisor } from './supervisor.js';
 
 export interface ExecuteRequest {
@@ -18,16 +20,21 @@ export interface ExecuteRequest {
  * the server log tagged with IdP, script kind and request id.
  */
 export class ScriptEngine {
+  private redact: (text: string) => string;
+
   private constructor(
     private readonly supervisor: SandboxSupervisor,
     private readonly logger: Logger,
-  ) {}
+    properties: PropertySnapshot,
+  ) {
+    this.redact = createRedactor(properties.sensitive);
+  }
 
   /** Starts the sandbox processes. */
   static async start(options: {
     engine: EngineConfig;
     cacheUrl: string;
-    properties: Record<string, string>;
+    properties: PropertySnapshot;
     logger: Logger;
   }): Promise<ScriptEngine> {
     const { engine, logger } = options;
@@ -41,19 +48,21 @@ export class ScriptEngine {
         log: engine.log,
         instancesPerScript: engine.instances_per_script,
         killGraceMs: engine.kill_grace_ms,
-        properties: options.properties,
+        properties: options.properties.values,
       },
     });
     await supervisor.start();
-    return new ScriptEngine(supervisor, logger);
+    return new ScriptEngine(supervisor, logger, options.properties);
   }
 
   get healthy(): boolean {
     return this.supervisor.healthy;
   }
 
-  setProperties(values: Record<string, string>): void {
-    this.supervisor.setProperties(values);
+  /** Gives scripts new property values from the next execution on. */
+  setProperties(properties: PropertySnapshot): void {
+    this.redact = createRedactor(properties.sensitive);
+    this.supervisor.setProperties(properties.values);
   }
 
   async execute(request: ExecuteRequest): Promise<ExecOutcome> {
@@ -69,12 +78,15 @@ export class ScriptEngine {
       request.args,
     );
     const log = this.logger.child({ idp: idpId, script_kind: kind, reqId: request.requestId });
-    for (const line of outcome.logs) log[line.level]({ source: 'script' }, line.message);
-    if (outcome.dropped > 0) log.warn(`script log lines dropped past the per-execution cap: ${outcome.dropped}`);
+    // Script-made text may quote a sensitive property: mask before it reaches the log.
+    for (const line of outcome.logs) log[line.level]({ source: 'script' }, this.redact(line.message));
+    if (outcome.dropped > 0)
+      log.warn(`script log lines dropped past the per-execution cap: ${outcome.dropped}`);
     if (!outcome.ok) {
+      const failure = { ...outcome.error, message: this.redact(outcome.error.message) };
       log.error(
-        { failure: outcome.error, cpu_ms: round(outcome.cpuMs), wall_ms: round(outcome.wallMs) },
-        `script failed (${outcome.error.kind}): ${outcome.error.message}${outcome.error.line ? ` at line ${outcome.error.line}` : ''}`,
+        { failure, cpu_ms: round(outcome.cpuMs), wall_ms: round(outcome.wallMs) },
+        `script failed (${failure.kind}): ${failure.message}${failure.line ? ` at line ${failure.line}` : ''}`,
       );
     }
     return outcome;

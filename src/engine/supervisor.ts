@@ -1,7 +1,7 @@
 import { type ChildProcess, fork } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
-import type { Logger } from '../logging.js';
 import type { ScriptLimits } from '../config/schema.js';
+import type { Logger } from '../logging.js';
 import type {
   ChildMessage,
   ExecMessage,
@@ -41,7 +41,10 @@ interface Worker {
 const here = fileURLToPath(import.meta.url);
 const runningFromSource = here.endsWith('.ts');
 const ENTRY = fileURLToPath(new URL(`./sandbox/main.${runningFromSource ? 'ts' : 'js'}`, import.meta.url));
-const EXEC_ARGV = ['--no-node-snapshot', ...(runningFromSource ? ['--import', import.meta.resolve('tsx')] : [])];
+const EXEC_ARGV = [
+  '--no-node-snapshot',
+  ...(runningFromSource ? ['--import', import.meta.resolve('tsx')] : []),
+];
 
 /**
  * Runs scripts in supervised sandbox processes. Each execution goes to the least
@@ -72,7 +75,8 @@ export class SandboxSupervisor {
   /** Sends new property values to every process (and to processes started later). */
   setProperties(values: Record<string, string>): void {
     this.options.init.properties = values;
-    for (const worker of this.workers) if (worker.child.connected) worker.child.send({ t: 'properties', values });
+    for (const worker of this.workers)
+      if (worker.child.connected) worker.child.send({ t: 'properties', values });
   }
 
   async execute(script: Required<ScriptRef>, limits: ScriptLimits, args: ScriptArgs): Promise<ExecOutcome> {
@@ -81,7 +85,13 @@ export class SandboxSupervisor {
     const worker = this.pick() ?? (await this.waitForWorker(deadline));
     if (!worker) return failure('sandbox_unavailable', 'no sandbox process is available', started);
     const id = this.nextId++;
-    const message: ExecMessage = { t: 'exec', id, script: { key: script.key, filename: script.filename }, limits, args };
+    const message: ExecMessage = {
+      t: 'exec',
+      id,
+      script: { key: script.key, filename: script.filename },
+      limits,
+      args,
+    };
     return new Promise<ExecOutcome>((resolve) => {
       const timer = setTimeout(() => this.onDeadline(worker, id), Math.max(0, deadline - nowMs()));
       worker.inflight.set(id, { message, source: script.source, started, timer, resolve });
@@ -185,7 +195,10 @@ export class SandboxSupervisor {
         break;
       }
       case 'stuck':
-        this.options.logger.warn({ pid: worker.child.pid }, 'sandbox process has an isolate it cannot stop; replacing it');
+        this.options.logger.warn(
+          { pid: worker.child.pid },
+          'sandbox process has an isolate it cannot stop; replacing it',
+        );
         this.retire(worker);
         break;
     }
@@ -210,7 +223,10 @@ export class SandboxSupervisor {
         pending.started,
       ),
     );
-    this.options.logger.warn({ pid: worker.child.pid }, 'killing a sandbox process that missed an execution deadline');
+    this.options.logger.warn(
+      { pid: worker.child.pid },
+      'killing a sandbox process that missed an execution deadline',
+    );
     worker.draining = true;
     worker.child.kill('SIGKILL');
   }
@@ -220,14 +236,21 @@ export class SandboxSupervisor {
     for (const pending of worker.inflight.values()) {
       clearTimeout(pending.timer);
       pending.resolve(
-        failure('sandbox_crashed', `the sandbox process exited (${signal ?? `code ${code}`}) during the execution`, pending.started),
+        failure(
+          'sandbox_crashed',
+          `the sandbox process exited (${signal ?? `code ${code}`}) during the execution`,
+          pending.started,
+        ),
       );
     }
     worker.inflight.clear();
     if (this.stopped) return;
     const wasDraining = worker.draining;
     if (!wasDraining) {
-      this.options.logger.error({ pid: worker.child.pid, code, signal }, 'sandbox process exited; starting another');
+      this.options.logger.error(
+        { pid: worker.child.pid, code, signal },
+        'sandbox process exited; starting another',
+      );
     }
     if (wasDraining && this.workers.size >= this.options.processes) return;
     // Back off when processes die right after starting (a crash loop), up to 5 s.
@@ -240,5 +263,12 @@ export class SandboxSupervisor {
 }
 
 function failure(kind: FailureKind, message: string, started: number): ExecOutcome {
-  return { ok: false, error: { kind, message, line: null }, logs: [], dropped: 0, cpuMs: 0, wallMs: nowMs() - started };
+  return {
+    ok: false,
+    error: { kind, message, line: null },
+    logs: [],
+    dropped: 0,
+    cpuMs: 0,
+    wallMs: nowMs() - started,
+  };
 }

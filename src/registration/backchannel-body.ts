@@ -15,20 +15,28 @@ const utf8 = new TextDecoder('utf-8', { fatal: true });
  * credentials), or nothing. Any other media type, a body that does not parse, or a
  * `data` that is present but not a string is `invalid_request`.
  */
-export function parseBackchannelBody(contentType: string | undefined, raw: Buffer | undefined): BackchannelBody {
+export function parseBackchannelBody(
+  contentType: string | undefined,
+  raw: Buffer | undefined,
+): BackchannelBody {
   const empty = raw === undefined || raw.length === 0;
   if (contentType === undefined) {
     if (empty) return { data: null };
     throw bad('a request body needs a Content-Type of application/json or application/x-www-form-urlencoded');
   }
   const [mediaType = '', ...params] = contentType.split(';').map((part) => part.trim().toLowerCase());
-  const charset = params.find((p) => p.startsWith('charset='))?.slice('charset='.length).replace(/"/g, '');
+  const charset = params
+    .find((p) => p.startsWith('charset='))
+    ?.slice('charset='.length)
+    .replace(/"/g, '');
   if (charset !== undefined && charset !== 'utf-8' && charset !== 'utf8' && charset !== 'us-ascii') {
     throw bad(`unsupported charset ${charset}; use UTF-8`);
   }
   if (mediaType === 'application/json') return empty ? { data: null } : fromJson(decode(raw));
   if (mediaType === 'application/x-www-form-urlencoded') return fromForm(empty ? '' : decode(raw));
-  throw bad(`unsupported media type ${mediaType || '(none)'}; use application/json or application/x-www-form-urlencoded`);
+  throw bad(
+    `unsupported media type ${mediaType || '(none)'}; use application/json or application/x-www-form-urlencoded`,
+  );
 }
 
 function decode(raw: Buffer): string {
@@ -46,7 +54,8 @@ function fromJson(text: string): BackchannelBody {
   } catch {
     throw bad('the body is not valid JSON');
   }
-  if (body === null || typeof body !== 'object' || Array.isArray(body)) throw bad('the body must be a JSON object');
+  if (body === null || typeof body !== 'object' || Array.isArray(body))
+    throw bad('the body must be a JSON object');
   if (!Object.hasOwn(body, 'data')) return { data: null };
   const data = (body as { data: unknown }).data;
   if (typeof data !== 'string') throw bad('data must be a string');

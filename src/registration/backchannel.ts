@@ -31,7 +31,9 @@ export async function backchannelRoute(app: FastifyInstance, deps: BackchannelDe
 
   app.post<{ Params: { idp: string } }>(BACKCHANNEL_PATH, async (request, reply) => {
     const body = parseBackchannelBody(request.headers['content-type'], request.body as Buffer | undefined);
-    const client = await deps.authenticator.authenticate(readClientCredentials(request.headers.authorization, body.form));
+    const client = await deps.authenticator.authenticate(
+      readClientCredentials(request.headers.authorization, body.form),
+    );
     ApiClientAuthenticator.requireScope(client, 'user_registration');
     const idp = await findEnabledIdentityProvider(deps.store, request.params.idp);
     const script = idp.scripts.backchannel;

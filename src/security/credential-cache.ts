@@ -23,15 +23,25 @@ export class CredentialCache {
   constructor(
     private readonly ttlMs: number,
     private readonly now: () => number = Date.now,
+    private readonly slowVerify: (secret: string, hash: string) => Promise<boolean> = verifySecret,
   ) {}
 
   async verify(clientId: string, presentedSecret: string, storedHash: string): Promise<boolean> {
-    const mac = createHmac('sha256', this.macKey).update(clientId).update('\0').update(presentedSecret).digest();
+    const mac = createHmac('sha256', this.macKey)
+      .update(clientId)
+      .update('\0')
+      .update(presentedSecret)
+      .digest();
     const entry = this.entries.get(clientId);
-    if (entry && entry.secretHash === storedHash && entry.expiresAt > this.now() && timingSafeEqual(entry.mac, mac)) {
+    if (
+      entry &&
+      entry.secretHash === storedHash &&
+      entry.expiresAt > this.now() &&
+      timingSafeEqual(entry.mac, mac)
+    ) {
       return true;
     }
-    const ok = await verifySecret(presentedSecret, storedHash);
+    const ok = await this.slowVerify(presentedSecret, storedHash);
     if (ok && this.ttlMs > 0) {
       this.entries.set(clientId, { mac, secretHash: storedHash, expiresAt: this.now() + this.ttlMs });
     }

@@ -28,7 +28,13 @@ export async function verifySecret(secret: string, encoded: string): Promise<boo
   const [scheme, logN, r, p, salt, hash] = encoded.split('$');
   if (scheme !== 'scrypt' || !logN || !r || !p || !salt || !hash) return false;
   const expected = Buffer.from(hash, 'base64');
-  const actual = await scryptAsync(secret, Buffer.from(salt, 'base64'), 2 ** Number(logN), Number(r), Number(p));
+  const actual = await scryptAsync(
+    secret,
+    Buffer.from(salt, 'base64'),
+    2 ** Number(logN),
+    Number(r),
+    Number(p),
+  );
   return actual.length === expected.length && timingSafeEqual(actual, expected);
 }
 

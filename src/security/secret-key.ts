@@ -7,7 +7,9 @@ const KEY_FILE = 'secret.key';
 /** Parses `REGISTRAR_SECRET_KEY`: 32 bytes as base64 (44 chars) or hex (64 chars). */
 export function parseSecretKey(value: string): Buffer {
   const trimmed = value.trim();
-  const key = /^[0-9a-fA-F]{64}$/.test(trimmed) ? Buffer.from(trimmed, 'hex') : Buffer.from(trimmed, 'base64');
+  const key = /^[0-9a-fA-F]{64}$/.test(trimmed)
+    ? Buffer.from(trimmed, 'hex')
+    : Buffer.from(trimmed, 'base64');
   if (key.length !== 32) {
     throw new Error('REGISTRAR_SECRET_KEY must be 32 bytes, as base64 or 64 hex characters');
   }

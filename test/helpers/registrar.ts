@@ -92,7 +92,10 @@ export function idp(
   return {
     id,
     flow: scripts.init ? 'two_step' : 'one_step',
-    scripts: { complete: { source: 'function execute() { return { status: 2000, user: { id: "u" } }; }' }, ...inline },
+    scripts: {
+      complete: { source: 'function execute() { return { status: 2000, user: { id: "u" } }; }' },
+      ...inline,
+    },
     ...extra,
   };
 }

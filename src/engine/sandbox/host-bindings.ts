@@ -10,7 +10,12 @@ export interface HostBindings {
   getProperty: ivm.Callback;
 }
 
-type CacheOperation = (op: string, key: string, json: string | null, ttlSeconds: number | null) => Promise<unknown>;
+type CacheOperation = (
+  op: string,
+  key: string,
+  json: string | null,
+  ttlSeconds: number | null,
+) => Promise<unknown>;
 
 /** A script-facing error: message only, no host stack. */
 function scriptError(message: string): Error {
@@ -65,6 +70,8 @@ export function createHostBindings(
   return {
     cache: new ivm.Reference(operation),
     newUuid: new ivm.Callback(() => randomUUID()),
-    getProperty: new ivm.Callback((id: unknown) => (typeof id === 'string' ? properties().get(id) : undefined)),
+    getProperty: new ivm.Callback((id: unknown) =>
+      typeof id === 'string' ? properties().get(id) : undefined,
+    ),
   };
 }

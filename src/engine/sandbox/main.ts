@@ -4,9 +4,10 @@
  * if one dies or stalls, only the executions in it fail, and the server starts
  * another. Nothing here trusts the scripts: they run in isolates with their own heap.
  */
-import type { ChildMessage, ExecMessage, InitMessage, ParentMessage } from '../protocol.js';
+
 import { openCacheStore } from '../../storage/open.js';
 import type { CacheStore } from '../../storage/types.js';
+import type { ChildMessage, ExecMessage, InitMessage, ParentMessage } from '../protocol.js';
 import { createHostBindings, type HostBindings } from './host-bindings.js';
 import { ScriptSlot } from './script-slot.js';
 import { CpuWatchdog } from './watchdog.js';

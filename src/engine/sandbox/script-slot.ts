@@ -48,7 +48,12 @@ export class ScriptSlot {
     this.lastUsed = started;
     const deadline = started + limits.wall_time_ms;
     const instance = await this.acquire(deadline);
-    if (!instance) return failure('wall_timeout', 'the script waited for a free isolate past its wall-time limit', started);
+    if (!instance)
+      return failure(
+        'wall_timeout',
+        'the script waited for a free isolate past its wall-time limit',
+        started,
+      );
     try {
       return await this.runGuarded(instance, JSON.stringify(args), limits, started, deadline);
     } finally {

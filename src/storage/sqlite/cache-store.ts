@@ -25,7 +25,9 @@ export class SqliteCacheStore implements CacheStore {
       .prepare<[string], number>('DELETE FROM cache_entries WHERE key = ? RETURNING expires_at')
       .pluck();
     this.takeStmt = db
-      .prepare<[string, number], string>('DELETE FROM cache_entries WHERE key = ? AND expires_at > ? RETURNING value')
+      .prepare<[string, number], string>(
+        'DELETE FROM cache_entries WHERE key = ? AND expires_at > ? RETURNING value',
+      )
       .pluck();
     this.purgeStmt = db.prepare<[number]>('DELETE FROM cache_entries WHERE expires_at <= ?');
   }

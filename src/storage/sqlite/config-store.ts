@@ -43,7 +43,9 @@ export class SqliteConfigStore implements ConfigStore {
          ON CONFLICT (client_id) DO UPDATE SET name = excluded.name, secret_hash = excluded.secret_hash,
            scopes = excluded.scopes, updated_at = excluded.updated_at`,
       ),
-      getIdp: db.prepare<[string], IdpRow>('SELECT id, name, flow, enabled, limits FROM identity_providers WHERE id = ?'),
+      getIdp: db.prepare<[string], IdpRow>(
+        'SELECT id, name, flow, enabled, limits FROM identity_providers WHERE id = ?',
+      ),
       getActiveScripts: db.prepare<[string], ActiveScriptRow>(
         `SELECT a.kind, v.version, v.source, v.sha256, v.filename
          FROM active_scripts a JOIN script_versions v USING (idp_id, kind, version)

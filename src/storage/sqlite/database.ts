@@ -30,7 +30,9 @@ function migrate(db: SqliteDatabase): void {
   db.transaction(() => {
     const current = db.pragma('user_version', { simple: true }) as number;
     if (current > MIGRATIONS.length) {
-      throw new Error(`database schema version ${current} is newer than this Registrar (${MIGRATIONS.length})`);
+      throw new Error(
+        `database schema version ${current} is newer than this Registrar (${MIGRATIONS.length})`,
+      );
     }
     for (const [index, sql] of MIGRATIONS.entries()) {
       if (index < current) continue;
