@@ -428,7 +428,8 @@ describe('backchannel API (SPEC §2)', () => {
         assert.ok(!res.body.includes(secret), `response does not contain ${secret}`);
       }
       const line = r.logs.find((l) => l.reqId === res.headers['x-request-id'] && l.level === 50);
-      assert.equal((line?.failure as { line: number }).line, 3);
+      assert.ok(line, 'the failure is logged');
+      assert.equal((line.failure as { line: number }).line, 3);
     });
   });
 
