@@ -88,7 +88,8 @@ export const PRELUDE_SOURCE = String.raw`(function (cacheRef, newUuid, getProper
     store: function (key, value, ttlSeconds) {
       checkKey('store', key);
       let json;
-      try { json = stringify(value); } catch (e) {
+      // undefined is kept as null (what fetch returns for "nothing"), as published scripts rely on.
+      try { json = value === undefined ? 'null' : stringify(value); } catch (e) {
         throw new TypeError('CACHE.store: value is not JSON-serialisable: ' + e.message);
       }
       if (json === undefined) throw new TypeError('CACHE.store: value must be a string or a JSON-serialisable value');
@@ -214,9 +215,8 @@ export const PRELUDE_SOURCE = String.raw`(function (cacheRef, newUuid, getProper
     dropped = 0;
     return stringify(outcome);
   }
+  // Lines the top-level code logged while loading stay in the buffer for the first execution.
   return async function run(argsJson) {
-    logs = [];
-    dropped = 0;
     const args = parse(argsJson);
     try {
       const execute = global.execute;

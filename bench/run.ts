@@ -1,0 +1,104 @@
+/**
+ * `npm run bench`: autocannon against the backchannel (a script that parses the
+ * payload and writes CACHE) and against a baseline route in the same server process
+ * (same Basic auth and JSON parsing, no script), interleaved round by round so both
+ * see the same machine noise. Prints rps and p99 for each and their ratios.
+ *
+ * Env: BENCH_SECONDS (per run, default 5), BENCH_ROUNDS (default 3),
+ * BENCH_CONNECTIONS (default 16), BENCH_ENGINE (JSON engine config for the server).
+ */
+import { spawn } from 'node:child_process';
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { availableParallelism, cpus, totalmem } from 'node:os';
+import { createInterface } from 'node:readline';
+import autocannon from 'autocannon';
+import { BENCH_CLIENT } from './fixtures.js';
+
+const seconds = Number(process.env.BENCH_SECONDS ?? 5);
+const rounds = Number(process.env.BENCH_ROUNDS ?? 3);
+const connections = Number(process.env.BENCH_CONNECTIONS ?? 16);
+
+const server = spawn(
+  process.execPath,
+  ['--import', 'tsx', new URL('./server.ts', import.meta.url).pathname],
+  {
+    stdio: ['ignore', 'pipe', 'inherit'],
+    env: process.env,
+  },
+);
+const { port } = await new Promise<{ port: number }>((resolve, reject) => {
+  server.once('exit', (code) => reject(new Error(`bench server exited with ${code}`)));
+  createInterface({ input: server.stdout }).once('line', (line) => resolve(JSON.parse(line)));
+});
+
+const auth = `Basic ${Buffer.from(`${BENCH_CLIENT.client_id}:${BENCH_CLIENT.client_secret}`).toString('base64')}`;
+const body = JSON.stringify({ data: JSON.stringify({ userId: 'bench-user-42' }) });
+const targets = {
+  baseline: '/bench/baseline',
+  backchannel: '/oauth/api/v3/custom-registration/qr/backchannel',
+} as const;
+type Target = keyof typeof targets;
+
+async function load(target: Target, duration: number) {
+  const result = await autocannon({
+    url: `http://127.0.0.1:${port}${targets[target]}`,
+    method: 'POST',
+    headers: { authorization: auth, 'content-type': 'application/json' },
+    body,
+    connections,
+    duration,
+  });
+  const bad = result.non2xx + result.errors + result.timeouts;
+  if (bad > 0) throw new Error(`${target}: ${bad} failed requests of ${result.requests.total}`);
+  return { rps: result.requests.average, p99: result.latency.p99, p50: result.latency.p50 };
+}
+
+try {
+  // Warm up both paths (JIT, isolates, credential cache), then measure interleaved.
+  await load('baseline', 2);
+  await load('backchannel', 2);
+  const samples: Record<Target, Array<{ rps: number; p99: number; p50: number }>> = {
+    baseline: [],
+    backchannel: [],
+  };
+  for (let round = 0; round < rounds; round++) {
+    for (const target of (round % 2 === 0
+      ? ['baseline', 'backchannel']
+      : ['backchannel', 'baseline']) as Target[]) {
+      const sample = await load(target, seconds);
+      samples[target].push(sample);
+      console.log(
+        `round ${round + 1} ${target.padEnd(11)} ${sample.rps.toFixed(0).padStart(6)} rps  p50 ${sample.p50} ms  p99 ${sample.p99} ms`,
+      );
+    }
+  }
+  const median = (values: number[]) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)] ?? 0;
+  const summary = Object.fromEntries(
+    (Object.keys(samples) as Target[]).map((t) => [
+      t,
+      { rps: median(samples[t].map((s) => s.rps)), p99: median(samples[t].map((s) => s.p99)) },
+    ]),
+  ) as Record<Target, { rps: number; p99: number }>;
+  const rpsRatio = summary.backchannel.rps / summary.baseline.rps;
+  const p99Ratio = summary.backchannel.p99 / Math.max(summary.baseline.p99, 1);
+  console.log('\n| route | rps (median) | p99 ms (median) |\n|---|---:|---:|');
+  for (const t of Object.keys(summary) as Target[]) {
+    console.log(`| ${t} | ${summary[t].rps.toFixed(0)} | ${summary[t].p99} |`);
+  }
+  console.log(
+    `\nbackchannel / baseline: rps ${rpsRatio.toFixed(2)}x (target >= 0.75x), p99 ${p99Ratio.toFixed(2)}x (target <= 1.5x)`,
+  );
+  console.log(
+    `machine: ${cpus()[0]?.model ?? 'unknown'}, ${availableParallelism()} cores, ${(totalmem() / 2 ** 30).toFixed(0)} GiB, Node ${process.version}`,
+  );
+  console.log(
+    `settings: ${rounds} rounds x ${seconds} s, ${connections} connections, engine ${process.env.BENCH_ENGINE ?? '{}'}`,
+  );
+  mkdirSync(new URL('./results/', import.meta.url), { recursive: true });
+  writeFileSync(
+    new URL(`./results/${new Date().toISOString().replace(/[:.]/g, '-')}.json`, import.meta.url),
+    JSON.stringify({ samples, summary, rpsRatio, p99Ratio, seconds, rounds, connections }, null, 2),
+  );
+} finally {
+  server.kill('SIGTERM');
+}

@@ -1,0 +1,67 @@
+/**
+ * The server under benchmark: the real app on a temp SQLite database, plus one
+ * baseline route that does the same Basic authentication and JSON parsing as the
+ * backchannel but runs no script. Prints `{"port": N}` on stdout when listening.
+ */
+import { randomBytes } from 'node:crypto';
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { buildApp } from '../src/app.js';
+import { createDeps } from '../src/bootstrap.js';
+import { parseConfig } from '../src/config/load.js';
+import { RegistrarError } from '../src/errors.js';
+import { ApiClientAuthenticator } from '../src/http/authenticate.js';
+import { readClientCredentials } from '../src/http/client-credentials.js';
+import { JSON_CONTENT_TYPE } from '../src/http/errors.js';
+import { createLogger } from '../src/logging.js';
+import { parseBackchannelBody } from '../src/registration/backchannel-body.js';
+
+import { BENCH_CLIENT } from './fixtures.js';
+
+const QR_SCRIPT = `function execute(requestPayload) {
+  var userId = JSON.parse(requestPayload).userId;
+  var identifier = java.util.UUID.randomUUID().toString();
+  CACHE.store(identifier, userId, 60);
+  return { status: 2000, responsePayload: identifier };
+}`;
+
+const dataDir = mkdtempSync(join(tmpdir(), 'registrar-bench-'));
+const config = parseConfig(
+  {
+    api_clients: [{ ...BENCH_CLIENT, scopes: ['user_registration'] }],
+    identity_providers: [
+      { id: 'qr', scripts: { backchannel: { source: QR_SCRIPT }, complete: { source: QR_SCRIPT } } },
+    ],
+    engine: JSON.parse(process.env.BENCH_ENGINE ?? '{}'),
+  },
+  { baseDir: dataDir, dataDir },
+);
+const logger = createLogger('warn');
+const deps = await createDeps(config, { logger, secretKey: randomBytes(32) });
+const app = buildApp(config, deps);
+
+// The baseline: same body parsing and client authentication (with its credential cache), no script.
+app.register(async (scope) => {
+  scope.removeAllContentTypeParsers();
+  scope.addContentTypeParser('*', { parseAs: 'buffer' }, (_request, body, done) => done(null, body));
+  scope.post('/bench/baseline', async (request, reply) => {
+    const body = parseBackchannelBody(request.headers['content-type'], request.body as Buffer | undefined);
+    const client = await deps.authenticator.authenticate(
+      readClientCredentials(request.headers.authorization, body.form),
+    );
+    ApiClientAuthenticator.requireScope(client, 'user_registration');
+    if (body.data === null) throw new RegistrarError('invalid_request');
+    const userId = JSON.parse(body.data).userId as string;
+    return reply
+      .code(200)
+      .type(JSON_CONTENT_TYPE)
+      .send(JSON.stringify({ status: 2000, data: userId }));
+  });
+});
+
+const address = await app.listen({ host: '127.0.0.1', port: 0 });
+process.stdout.write(`${JSON.stringify({ port: Number(new URL(address).port), pid: process.pid })}\n`);
+process.on('SIGTERM', () => {
+  app.close().then(() => process.exit(0));
+});

@@ -1,0 +1,189 @@
+import assert from 'node:assert/strict';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, describe, test } from 'node:test';
+import { openCacheStore, openStorage } from '../src/storage/open.js';
+import { SqliteCacheStore } from '../src/storage/sqlite/cache-store.js';
+import { SqliteConfigStore } from '../src/storage/sqlite/config-store.js';
+import { openSqlite } from '../src/storage/sqlite/database.js';
+import { MIGRATIONS } from '../src/storage/sqlite/migrations.js';
+import { cacheStoreConformance, configStoreConformance } from './helpers/storage-conformance.js';
+
+const root = mkdtempSync(join(tmpdir(), 'registrar-sqlite-'));
+after(() => rmSync(root, { recursive: true, force: true }));
+
+let counter = 0;
+/** A new database file in the temp folder. */
+const freshPath = () => join(root, `db-${++counter}`, 'registrar.db');
+
+cacheStoreConformance('SQLite', async () => {
+  const db = openSqlite(freshPath(), { migrate: true });
+  let clock = 1_700_000_000_000;
+  const store = new SqliteCacheStore(db, () => clock);
+  return {
+    store,
+    now: (ms) => {
+      clock += ms;
+    },
+    async close() {
+      await store.close();
+      db.close();
+    },
+  };
+});
+
+configStoreConformance('SQLite', async () => {
+  const db = openSqlite(freshPath(), { migrate: true });
+  return {
+    store: new SqliteConfigStore(db),
+    async close() {
+      db.close();
+    },
+  };
+});
+
+describe('SQLite specifics', () => {
+  test('the database runs in WAL mode with a busy timeout and foreign keys on', () => {
+    const db = openSqlite(freshPath(), { migrate: true });
+    try {
+      assert.equal(db.pragma('journal_mode', { simple: true }), 'wal');
+      assert.equal(db.pragma('busy_timeout', { simple: true }), 5000);
+      assert.equal(db.pragma('foreign_keys', { simple: true }), 1);
+    } finally {
+      db.close();
+    }
+  });
+
+  test('opening creates missing parent folders', () => {
+    const path = join(root, 'deep', 'er', 'registrar.db');
+    openSqlite(path, { migrate: true }).close();
+    assert.ok(existsSync(path), `${path} exists`);
+  });
+
+  test('migrations are idempotent: opening twice keeps the schema version and the data', async () => {
+    const path = freshPath();
+    const first = openSqlite(path, { migrate: true });
+    assert.equal(first.pragma('user_version', { simple: true }), MIGRATIONS.length);
+    await new SqliteConfigStore(first).upsertProperty({ id: 'p', value: 'v', sensitive: false });
+    await new SqliteCacheStore(first).set('k', '"v"', 60_000);
+    first.close();
+
+    const second = openSqlite(path, { migrate: true });
+    try {
+      assert.equal(second.pragma('user_version', { simple: true }), MIGRATIONS.length);
+      assert.deepEqual(await new SqliteConfigStore(second).listProperties(), [
+        { id: 'p', value: 'v', sensitive: false },
+      ]);
+      assert.equal(await new SqliteCacheStore(second).get('k'), '"v"');
+    } finally {
+      second.close();
+    }
+  });
+
+  test('two connections migrating the same file in turn both succeed', () => {
+    const path = freshPath();
+    const a = openSqlite(path, { migrate: true });
+    const b = openSqlite(path, { migrate: true });
+    try {
+      assert.equal(b.pragma('user_version', { simple: true }), MIGRATIONS.length);
+    } finally {
+      a.close();
+      b.close();
+    }
+  });
+
+  test('a database from a newer Registrar is refused', () => {
+    const path = freshPath();
+    const db = openSqlite(path, { migrate: true });
+    db.pragma(`user_version = ${MIGRATIONS.length + 1}`);
+    db.close();
+    assert.throws(() => openSqlite(path, { migrate: true }), /newer than this Registrar/);
+  });
+
+  describe('a second connection, as a sandbox process has', () => {
+    let path: string;
+    let server: ReturnType<typeof openStorage>;
+    let sandbox: ReturnType<typeof openCacheStore>;
+
+    before(() => {
+      path = freshPath();
+      server = openStorage({ storage: `sqlite:${path}`, cache: `sqlite:${path}` });
+      sandbox = openCacheStore(`sqlite:${path}`);
+    });
+    after(async () => {
+      await sandbox.close();
+      await server.close();
+    });
+
+    test('sees entries written by the first, and the first sees its writes', async () => {
+      await server.cache.set('from-server', '"s"', 60_000);
+      assert.equal(await sandbox.get('from-server'), '"s"');
+      await sandbox.set('from-sandbox', '[1,2]', 60_000);
+      assert.equal(await server.cache.get('from-sandbox'), '[1,2]');
+    });
+
+    test('sees deletes and replacements made by the first', async () => {
+      await server.cache.set('k', 'one', 60_000);
+      assert.equal(await sandbox.get('k'), 'one');
+      await server.cache.set('k', 'two', 60_000);
+      assert.equal(await sandbox.get('k'), 'two');
+      assert.equal(await server.cache.delete('k'), true);
+      assert.equal(await sandbox.get('k'), null);
+      assert.equal(await sandbox.delete('k'), false);
+    });
+
+    test('take across connections hands the value to exactly one of them', async () => {
+      for (let i = 0; i < 20; i++) {
+        await server.cache.set(`t${i}`, `v${i}`, 60_000);
+        const [a, b] = await Promise.all([server.cache.take(`t${i}`), sandbox.take(`t${i}`)]);
+        assert.equal([a, b].filter((v) => v !== null).length, 1, `key t${i}: ${a} / ${b}`);
+      }
+    });
+
+    test('purging on one connection removes expired entries the other wrote', async () => {
+      const db = openSqlite(path, { migrate: false });
+      try {
+        // An entry that expired a minute ago, written straight into the table.
+        db.prepare('INSERT INTO cache_entries (key, value, expires_at) VALUES (?, ?, ?)').run(
+          'stale',
+          'v',
+          Date.now() - 60_000,
+        );
+        assert.equal(await sandbox.get('stale'), null);
+        assert.ok((await server.cache.purgeExpired()) >= 1, 'the stale entry is purged');
+        assert.equal(db.prepare("SELECT COUNT(*) FROM cache_entries WHERE key = 'stale'").pluck().get(), 0);
+      } finally {
+        db.close();
+      }
+    });
+
+    test('closing the sandbox cache store closes its own connection only', async () => {
+      const extra = openCacheStore(`sqlite:${path}`);
+      await extra.close();
+      await assert.rejects(extra.ping(), /not open/);
+      await server.cache.ping();
+      await server.config.ping();
+    });
+  });
+
+  test('a separate cache URL puts the cache in its own file', async () => {
+    const storagePath = freshPath();
+    const cachePath = freshPath();
+    const storage = openStorage({ storage: `sqlite:${storagePath}`, cache: `sqlite:${cachePath}` });
+    try {
+      await storage.cache.set('k', 'v', 60_000);
+      const cacheDb = openSqlite(cachePath, { migrate: false });
+      const storageDb = openSqlite(storagePath, { migrate: false });
+      try {
+        assert.equal(cacheDb.prepare("SELECT value FROM cache_entries WHERE key = 'k'").pluck().get(), 'v');
+        assert.equal(storageDb.prepare('SELECT COUNT(*) FROM cache_entries').pluck().get(), 0);
+      } finally {
+        cacheDb.close();
+        storageDb.close();
+      }
+    } finally {
+      await storage.close();
+    }
+  });
+});
