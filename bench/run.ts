@@ -8,7 +8,7 @@
  * BENCH_CONNECTIONS (default 16), BENCH_ENGINE (JSON engine config for the server).
  */
 import { spawn } from 'node:child_process';
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { availableParallelism, cpus, totalmem } from 'node:os';
 import { createInterface } from 'node:readline';
 import autocannon from 'autocannon';
@@ -26,7 +26,7 @@ const server = spawn(
     env: process.env,
   },
 );
-const { port } = await new Promise<{ port: number }>((resolve, reject) => {
+const { port, pid } = await new Promise<{ port: number; pid: number }>((resolve, reject) => {
   server.once('exit', (code) => reject(new Error(`bench server exited with ${code}`)));
   createInterface({ input: server.stdout }).once('line', (line) => resolve(JSON.parse(line)));
 });
@@ -39,7 +39,28 @@ const targets = {
 } as const;
 type Target = keyof typeof targets;
 
+const TICKS_PER_MS = 100 / 1000; // USER_HZ
+
+/** CPU time (ms) used so far by the server process and, separately, by its sandbox processes. */
+function cpuTimes(): { server: number; sandbox: number } {
+  const out = { server: 0, sandbox: 0 };
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      const stat = readFileSync(`/proc/${entry}/stat`, 'utf8');
+      const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+      const ms = (Number(fields[11]) + Number(fields[12])) / TICKS_PER_MS;
+      if (Number(entry) === pid) out.server += ms;
+      else if (Number(fields[1]) === pid) out.sandbox += ms;
+    } catch {
+      // the process ended while we looked
+    }
+  }
+  return out;
+}
+
 async function load(target: Target, duration: number) {
+  const before = cpuTimes();
   const result = await autocannon({
     url: `http://127.0.0.1:${port}${targets[target]}`,
     method: 'POST',
@@ -50,7 +71,16 @@ async function load(target: Target, duration: number) {
   });
   const bad = result.non2xx + result.errors + result.timeouts;
   if (bad > 0) throw new Error(`${target}: ${bad} failed requests of ${result.requests.total}`);
-  return { rps: result.requests.average, p99: result.latency.p99, p50: result.latency.p50 };
+  const after = cpuTimes();
+  const total = result.requests.total;
+  return {
+    rps: result.requests.average,
+    p99: result.latency.p99,
+    p50: result.latency.p50,
+    // CPU microseconds per request, in the server process and in the sandbox processes.
+    serverCpuUs: ((after.server - before.server) * 1000) / total,
+    sandboxCpuUs: ((after.sandbox - before.sandbox) * 1000) / total,
+  };
 }
 
 try {
@@ -68,7 +98,8 @@ try {
       const sample = await load(target, seconds);
       samples[target].push(sample);
       console.log(
-        `round ${round + 1} ${target.padEnd(11)} ${sample.rps.toFixed(0).padStart(6)} rps  p50 ${sample.p50} ms  p99 ${sample.p99} ms`,
+        `round ${round + 1} ${target.padEnd(11)} ${sample.rps.toFixed(0).padStart(6)} rps  p50 ${sample.p50} ms  p99 ${sample.p99} ms  ` +
+          `cpu/request: server ${sample.serverCpuUs.toFixed(0)} us, sandbox ${sample.sandboxCpuUs.toFixed(0)} us`,
       );
     }
   }

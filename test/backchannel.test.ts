@@ -47,9 +47,12 @@ describe('backchannel API (SPEC §2)', () => {
         idp('spins', { backchannel: 'function execute() { for (;;) {} }' }, { limits: { cpu_time_ms: 200 } }),
         idp(
           'sleeps',
-          { backchannel: 'async function execute() { await new Promise(function () {}); }' },
+          { backchannel: 'function execute() { for (;;) {} }' },
           { limits: { wall_time_ms: 300 } },
         ),
+        idp('never-settles', {
+          backchannel: 'async function execute() { await new Promise(function () {}); }',
+        }),
         idp(
           'hogs-memory',
           {
@@ -401,6 +404,7 @@ describe('backchannel API (SPEC §2)', () => {
       ['execute returns nothing', 'returns-nothing', 'not an object'],
       ['the script exceeds its CPU time', 'spins', 'CPU-time limit'],
       ['the script exceeds its wall time', 'sleeps', 'wall-time limit'],
+      ['execute returns a promise that never settles', 'never-settles', 'never settled'],
       ['the script runs out of memory', 'hogs-memory', 'memory'],
     ];
     for (const [name, idpId, cause] of failures) {

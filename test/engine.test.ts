@@ -496,7 +496,7 @@ describe('script engine, configured settings', () => {
     r = await startRegistrar({
       engine: {
         cpu_time_ms: 100,
-        instances_per_script: 1,
+        sandbox_processes: 1,
         cache: { max_key_bytes: 16, max_value_bytes: 100, default_ttl_seconds: 7, max_ttl_seconds: 60 },
         log: { max_line_chars: 100, max_lines_per_execution: 5 },
       },
@@ -610,6 +610,7 @@ describe('sandbox supervisor', () => {
   before(async () => {
     const existing = new Set(sandboxChildren());
     r = await startRegistrar({
+      engine: { sandbox_processes: 1 },
       identity_providers: [
         idp('quick', {
           backchannel:

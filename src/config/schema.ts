@@ -57,10 +57,12 @@ const engineSchema = z.strictObject({
   cpu_time_ms: limitFields.cpu_time_ms.default(1000),
   wall_time_ms: limitFields.wall_time_ms.default(10_000),
   memory_mb: limitFields.memory_mb.default(64),
-  /** Supervised sandbox processes; each runs many isolates. */
-  sandbox_processes: z.int().min(1).max(64).default(2),
-  /** Isolates kept per script version, so one slow call does not queue the next. */
-  instances_per_script: z.int().min(1).max(64).default(2),
+  /**
+   * Supervised sandbox processes. Each runs one execution at a time (isolates make
+   * that cheap), so this is how many scripts run at once, and how many runaway
+   * scripts it takes to hold up the others.
+   */
+  sandbox_processes: z.int().min(1).max(64).default(4),
   /** Extra time a sandbox process gets past the wall deadline before it is killed. */
   kill_grace_ms: z.int().min(10).max(60_000).default(1000),
   cache: z

@@ -46,8 +46,6 @@ export class ScriptEngine {
         cacheUrl: options.cacheUrl,
         cache: engine.cache,
         log: engine.log,
-        instancesPerScript: engine.instances_per_script,
-        killGraceMs: engine.kill_grace_ms,
         properties: options.properties.values,
       },
     });

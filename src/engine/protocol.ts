@@ -54,8 +54,6 @@ export interface InitMessage {
   cacheUrl: string;
   cache: EngineConfig['cache'];
   log: EngineConfig['log'];
-  instancesPerScript: number;
-  killGraceMs: number;
   properties: Record<string, string>;
 }
 
@@ -78,6 +76,4 @@ export type ChildMessage =
   | { t: 'ready' }
   | { t: 'result'; id: number; outcome: ExecOutcome }
   /** The process lacks the source of `id`'s script and asks for the execution again with it. */
-  | { t: 'need_source'; id: number }
-  /** An isolate did not stop after it was disposed: the process should be replaced. */
-  | { t: 'stuck' };
+  | { t: 'need_source'; id: number };

@@ -2,6 +2,7 @@ import { type ChildProcess, fork } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import type { ScriptLimits } from '../config/schema.js';
 import type { Logger } from '../logging.js';
+import { nowMs } from './clock.js';
 import type {
   ChildMessage,
   ExecMessage,
@@ -11,7 +12,6 @@ import type {
   ScriptArgs,
   ScriptRef,
 } from './protocol.js';
-import { nowMs } from './sandbox/watchdog.js';
 
 export interface SupervisorOptions {
   processes: number;
@@ -20,20 +20,24 @@ export interface SupervisorOptions {
   logger: Logger;
 }
 
-interface Pending {
-  message: ExecMessage;
-  source: string;
-  started: number;
-  timer: NodeJS.Timeout;
+/** An execution waiting for, or running in, a sandbox process. */
+interface Job {
+  script: Required<ScriptRef>;
+  limits: ScriptLimits;
+  args: ScriptArgs;
+  enqueued: number;
   resolve: (outcome: ExecOutcome) => void;
+  queueTimer?: NodeJS.Timeout;
 }
 
 interface Worker {
   child: ChildProcess;
   ready: boolean;
-  draining: boolean;
+  /** Killed or being killed: takes no more work. */
+  retired: boolean;
   startedAt: number;
-  inflight: Map<number, Pending>;
+  /** The one execution this process is running; processes run one at a time. */
+  current?: { id: number; job: Job; deadline: NodeJS.Timeout };
   /** Script keys whose source this process has been sent. */
   known: Set<string>;
 }
@@ -47,14 +51,15 @@ const EXEC_ARGV = [
 ];
 
 /**
- * Runs scripts in supervised sandbox processes. Each execution goes to the least
- * busy process; a process that does not answer by the execution's wall deadline plus
- * a grace period is killed (failing only the executions in it) and replaced, as is
- * one that exits or reports an isolate it could not stop.
+ * Runs scripts in supervised sandbox processes. Executions wait in one queue and go
+ * to whichever process is free, one at a time per process, so a script that spins
+ * for its whole budget holds up only its own process. A process that does not answer
+ * by the execution's deadline plus a grace period is killed (failing only that
+ * execution) and replaced, as is one that exits.
  */
 export class SandboxSupervisor {
   private readonly workers = new Set<Worker>();
-  private readonly readyWaiters = new Set<() => void>();
+  private readonly queue: Job[] = [];
   private nextId = 1;
   private stopped = false;
   private recentCrashes = 0;
@@ -63,101 +68,90 @@ export class SandboxSupervisor {
 
   /** Starts the processes and resolves when all of them are ready. */
   async start(): Promise<void> {
-    const ready = Array.from({ length: this.options.processes }, () => this.spawn());
-    await Promise.all(ready);
+    await Promise.all(Array.from({ length: this.options.processes }, () => this.spawn()));
   }
 
   /** True while at least one sandbox process can take work. */
   get healthy(): boolean {
-    return [...this.workers].some((w) => w.ready && !w.draining);
+    return [...this.workers].some((w) => w.ready && !w.retired);
   }
 
   /** Sends new property values to every process (and to processes started later). */
   setProperties(values: Record<string, string>): void {
     this.options.init.properties = values;
-    for (const worker of this.workers)
+    for (const worker of this.workers) {
       if (worker.child.connected) worker.child.send({ t: 'properties', values });
+    }
   }
 
-  async execute(script: Required<ScriptRef>, limits: ScriptLimits, args: ScriptArgs): Promise<ExecOutcome> {
-    const started = nowMs();
-    const deadline = started + limits.wall_time_ms + this.options.killGraceMs;
-    const worker = this.pick() ?? (await this.waitForWorker(deadline));
-    if (!worker) return failure('sandbox_unavailable', 'no sandbox process is available', started);
-    const id = this.nextId++;
-    const message: ExecMessage = {
-      t: 'exec',
-      id,
-      script: { key: script.key, filename: script.filename },
-      limits,
-      args,
-    };
-    return new Promise<ExecOutcome>((resolve) => {
-      const timer = setTimeout(() => this.onDeadline(worker, id), Math.max(0, deadline - nowMs()));
-      worker.inflight.set(id, { message, source: script.source, started, timer, resolve });
-      this.send(worker, message, script.source);
+  execute(script: Required<ScriptRef>, limits: ScriptLimits, args: ScriptArgs): Promise<ExecOutcome> {
+    return new Promise((resolve) => {
+      const job: Job = { script, limits, args, enqueued: nowMs(), resolve };
+      job.queueTimer = setTimeout(() => {
+        const at = this.queue.indexOf(job);
+        if (at === -1) return;
+        this.queue.splice(at, 1);
+        resolve(
+          failure('sandbox_unavailable', 'no sandbox process became free within the wall-time limit', job),
+        );
+      }, limits.wall_time_ms);
+      this.queue.push(job);
+      this.dispatch();
     });
   }
 
   async stop(): Promise<void> {
     this.stopped = true;
-    const exits = [...this.workers].map(
-      (worker) =>
-        new Promise<void>((resolve) => {
-          if (worker.child.exitCode !== null || worker.child.signalCode !== null) return resolve();
-          worker.child.once('exit', () => resolve());
-          worker.child.kill('SIGKILL');
-        }),
-    );
-    await Promise.all(exits);
-  }
-
-  private send(worker: Worker, message: ExecMessage, source: string): void {
-    if (!worker.child.connected) return; // its exit handler fails the execution
-    const known = worker.known.has(message.script.key);
-    worker.known.add(message.script.key);
-    worker.child.send(known ? message : { ...message, script: { ...message.script, source } });
-  }
-
-  private pick(): Worker | undefined {
-    let best: Worker | undefined;
-    for (const worker of this.workers) {
-      if (!worker.ready || worker.draining) continue;
-      if (!best || worker.inflight.size < best.inflight.size) best = worker;
+    for (const job of this.queue.splice(0)) {
+      clearTimeout(job.queueTimer);
+      job.resolve(failure('sandbox_unavailable', 'the server is shutting down', job));
     }
-    return best;
+    await Promise.all(
+      [...this.workers].map(
+        (worker) =>
+          new Promise<void>((resolve) => {
+            if (worker.child.exitCode !== null || worker.child.signalCode !== null) return resolve();
+            worker.child.once('exit', () => resolve());
+            worker.child.kill('SIGKILL');
+          }),
+      ),
+    );
   }
 
-  private waitForWorker(deadline: number): Promise<Worker | undefined> {
-    return new Promise((resolve) => {
-      const onReady = () => {
-        const worker = this.pick();
-        if (!worker) return;
-        clearTimeout(timer);
-        this.readyWaiters.delete(onReady);
-        resolve(worker);
-      };
-      const timer = setTimeout(
-        () => {
-          this.readyWaiters.delete(onReady);
-          resolve(undefined);
-        },
-        Math.max(0, deadline - nowMs()),
+  /** Hands queued executions to free processes, oldest first. */
+  private dispatch(): void {
+    for (const worker of this.workers) {
+      if (this.queue.length === 0) return;
+      if (!worker.ready || worker.retired || worker.current || !worker.child.connected) continue;
+      const job = this.queue.shift() as Job;
+      clearTimeout(job.queueTimer);
+      const id = this.nextId++;
+      const deadline = setTimeout(
+        () => this.onDeadline(worker, id),
+        job.limits.wall_time_ms + this.options.killGraceMs,
       );
-      this.readyWaiters.add(onReady);
-    });
+      worker.current = { id, job, deadline };
+      this.send(worker, id, job);
+    }
+  }
+
+  private send(worker: Worker, id: number, job: Job): void {
+    const { key, filename, source } = job.script;
+    const known = worker.known.has(key);
+    worker.known.add(key);
+    const message: ExecMessage = {
+      t: 'exec',
+      id,
+      script: known ? { key, filename } : { key, filename, source },
+      limits: job.limits,
+      args: job.args,
+    };
+    worker.child.send(message);
   }
 
   private spawn(): Promise<void> {
     const child = fork(ENTRY, [], { execArgv: EXEC_ARGV, stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
-    const worker: Worker = {
-      child,
-      ready: false,
-      draining: false,
-      startedAt: nowMs(),
-      inflight: new Map(),
-      known: new Set(),
-    };
+    const worker: Worker = { child, ready: false, retired: false, startedAt: nowMs(), known: new Set() };
     this.workers.add(worker);
     const ready = new Promise<void>((resolve) => {
       child.on('message', (message: ChildMessage) => {
@@ -176,83 +170,67 @@ export class SandboxSupervisor {
     switch (message.t) {
       case 'ready':
         worker.ready = true;
-        for (const waiter of this.readyWaiters) waiter();
+        this.dispatch();
         break;
       case 'result': {
-        const pending = worker.inflight.get(message.id);
-        if (!pending) return;
-        worker.inflight.delete(message.id);
-        clearTimeout(pending.timer);
-        pending.resolve(message.outcome);
-        if (worker.draining && worker.inflight.size === 0) worker.child.kill('SIGKILL');
+        const current = worker.current;
+        if (!current || current.id !== message.id) return;
+        clearTimeout(current.deadline);
+        worker.current = undefined;
+        current.job.resolve(message.outcome);
+        this.dispatch();
         break;
       }
       case 'need_source': {
-        const pending = worker.inflight.get(message.id);
-        if (!pending) return;
-        worker.known.delete(pending.message.script.key);
-        this.send(worker, pending.message, pending.source);
+        const current = worker.current;
+        if (!current || current.id !== message.id) return;
+        worker.known.delete(current.job.script.key);
+        this.send(worker, current.id, current.job);
         break;
       }
-      case 'stuck':
-        this.options.logger.warn(
-          { pid: worker.child.pid },
-          'sandbox process has an isolate it cannot stop; replacing it',
-        );
-        this.retire(worker);
-        break;
     }
   }
 
-  /** Stops giving `worker` work, starts a replacement, and kills it once its executions finish. */
-  private retire(worker: Worker): void {
-    if (worker.draining) return;
-    worker.draining = true;
-    if (!this.stopped) void this.spawn();
-    if (worker.inflight.size === 0) worker.child.kill('SIGKILL');
-  }
-
   private onDeadline(worker: Worker, id: number): void {
-    const pending = worker.inflight.get(id);
-    if (!pending) return;
-    worker.inflight.delete(id);
-    pending.resolve(
+    const current = worker.current;
+    if (!current || current.id !== id) return;
+    worker.current = undefined;
+    current.job.resolve(
       failure(
         'wall_timeout',
-        `the script ran past its wall-time limit of ${pending.message.limits.wall_time_ms} ms and the sandbox did not stop it; its process was killed`,
-        pending.started,
+        `the script ran past its wall-time limit of ${current.job.limits.wall_time_ms} ms and the sandbox did not stop it; its process was killed`,
+        current.job,
       ),
     );
     this.options.logger.warn(
       { pid: worker.child.pid },
       'killing a sandbox process that missed an execution deadline',
     );
-    worker.draining = true;
+    worker.retired = true;
     worker.child.kill('SIGKILL');
   }
 
   private onExit(worker: Worker, code: number | null, signal: NodeJS.Signals | null): void {
     this.workers.delete(worker);
-    for (const pending of worker.inflight.values()) {
-      clearTimeout(pending.timer);
-      pending.resolve(
+    const current = worker.current;
+    worker.current = undefined;
+    if (current) {
+      clearTimeout(current.deadline);
+      current.job.resolve(
         failure(
           'sandbox_crashed',
           `the sandbox process exited (${signal ?? `code ${code}`}) during the execution`,
-          pending.started,
+          current.job,
         ),
       );
     }
-    worker.inflight.clear();
     if (this.stopped) return;
-    const wasDraining = worker.draining;
-    if (!wasDraining) {
+    if (!worker.retired) {
       this.options.logger.error(
         { pid: worker.child.pid, code, signal },
         'sandbox process exited; starting another',
       );
     }
-    if (wasDraining && this.workers.size >= this.options.processes) return;
     // Back off when processes die right after starting (a crash loop), up to 5 s.
     this.recentCrashes = nowMs() - worker.startedAt < 1000 ? this.recentCrashes + 1 : 0;
     const delay = this.recentCrashes === 0 ? 0 : Math.min(5000, 50 * 2 ** this.recentCrashes);
@@ -262,13 +240,13 @@ export class SandboxSupervisor {
   }
 }
 
-function failure(kind: FailureKind, message: string, started: number): ExecOutcome {
+function failure(kind: FailureKind, message: string, job: Job): ExecOutcome {
   return {
     ok: false,
     error: { kind, message, line: null },
     logs: [],
     dropped: 0,
     cpuMs: 0,
-    wallMs: nowMs() - started,
+    wallMs: nowMs() - job.enqueued,
   };
 }

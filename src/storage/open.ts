@@ -1,7 +1,7 @@
 import { SqliteCacheStore } from './sqlite/cache-store.js';
 import { SqliteConfigStore } from './sqlite/config-store.js';
 import { openSqlite, sqlitePath } from './sqlite/database.js';
-import type { CacheStore, ConfigStore } from './types.js';
+import type { CacheStore, ConfigStore, SandboxCache } from './types.js';
 
 /** The stores one Registrar process works with. */
 export interface Storage {
@@ -30,6 +30,6 @@ export function openStorage(urls: { storage: string; cache: string }): Storage {
  * Opens only the cache, for a sandbox process. The schema must already exist (the
  * server migrates before it starts sandboxes).
  */
-export function openCacheStore(url: string): CacheStore {
+export function openSandboxCache(url: string): SandboxCache {
   return new SqliteCacheStore(openSqlite(sqlitePath(url), { migrate: false }), Date.now, true);
 }

@@ -76,5 +76,18 @@ export interface CacheStore {
   /** Removes expired entries; returns how many. */
   purgeExpired(): Promise<number>;
   ping(): Promise<void>;
-  close(): Promise<void>;
+  close(): Promise<void> | void;
+}
+
+/**
+ * The cache as a sandbox process sees it: synchronous, because scripts call CACHE
+ * synchronously and the sandbox runs them on its own thread. Same guarantees as
+ * {@link CacheStore}. (A network backend implements this by blocking the sandbox
+ * process, never the server, while it waits.)
+ */
+export interface SandboxCache {
+  setSync(key: string, value: string, ttlMs: number): void;
+  getSync(key: string): string | null;
+  deleteSync(key: string): boolean;
+  close(): void;
 }

@@ -47,7 +47,7 @@ export function basic(id: string, secret: string): string {
 /**
  * Starts a real Registrar (SQLite in a temp folder, real sandbox processes) on a
  * config object; `raw` is merged over a minimal config with one API client holding
- * `user_registration`. Fast scrypt parameters, one sandbox process.
+ * `user_registration`. Fast scrypt parameters, two sandbox processes.
  */
 export async function startRegistrar(raw: Record<string, unknown> = {}): Promise<TestRegistrar> {
   const dataDir = mkdtempSync(join(tmpdir(), 'registrar-test-'));
@@ -58,7 +58,7 @@ export async function startRegistrar(raw: Record<string, unknown> = {}): Promise
       api_clients: [{ ...PORTAL, name: 'Portal', scopes: ['user_registration'] }],
       ...raw,
       server: { scrypt_log_n: 10, ...rawServer },
-      engine: { sandbox_processes: 1, ...rawEngine },
+      engine: { sandbox_processes: 2, ...rawEngine },
     },
     { baseDir: join(import.meta.dirname, '..', 'fixtures'), dataDir },
   );

@@ -1,21 +1,14 @@
 import { randomUUID } from 'node:crypto';
 import ivm from 'isolated-vm';
 import type { EngineConfig } from '../../config/schema.js';
-import type { CacheStore } from '../../storage/types.js';
+import type { SandboxCache } from '../../storage/types.js';
 
 /** The host side of the script globals, handed to every isolate's prelude. */
 export interface HostBindings {
-  cache: ivm.Reference<CacheOperation>;
+  cache: ivm.Callback;
   newUuid: ivm.Callback;
   getProperty: ivm.Callback;
 }
-
-type CacheOperation = (
-  op: string,
-  key: string,
-  json: string | null,
-  ttlSeconds: number | null,
-) => Promise<unknown>;
 
 /** A script-facing error: message only, no host stack. */
 function scriptError(message: string): Error {
@@ -25,11 +18,12 @@ function scriptError(message: string): Error {
 }
 
 /**
- * Builds the host functions behind CACHE, java.util.UUID and PROPERTIES. Every
+ * Builds the host functions behind CACHE, java.util.UUID and PROPERTIES. They run
+ * synchronously on the sandbox process's thread while the script waits. Every
  * argument arrives from an untrusted script, so each is checked here again.
  */
 export function createHostBindings(
-  cache: CacheStore,
+  cache: SandboxCache,
   limits: EngineConfig['cache'],
   properties: () => ReadonlyMap<string, string>,
 ): HostBindings {
@@ -41,34 +35,44 @@ export function createHostBindings(
     }
     return key;
   };
-  const operation: CacheOperation = async (op, rawKey, json, ttlSeconds) => {
-    switch (op) {
-      case 'store': {
-        const key = checkKey('store', rawKey);
-        if (typeof json !== 'string') throw scriptError('CACHE.store: value must be JSON-serialisable');
-        const bytes = Buffer.byteLength(json, 'utf8');
-        if (bytes > limits.max_value_bytes) {
-          throw scriptError(
-            `CACHE.store: the value is ${bytes} bytes as JSON; the limit is ${limits.max_value_bytes}`,
-          );
-        }
-        const ttl = ttlSeconds ?? limits.default_ttl_seconds;
-        if (typeof ttl !== 'number' || !(ttl > 0) || ttl > limits.max_ttl_seconds) {
-          throw scriptError(`CACHE.store: ttlSeconds must be between 0 and ${limits.max_ttl_seconds}`);
-        }
-        await cache.set(key, json, Math.round(ttl * 1000));
-        return undefined;
+  const store = (rawKey: unknown, json: unknown, ttlSeconds: unknown): void => {
+    const key = checkKey('store', rawKey);
+    if (typeof json !== 'string') throw scriptError('CACHE.store: value must be JSON-serialisable');
+    const bytes = Buffer.byteLength(json, 'utf8');
+    if (bytes > limits.max_value_bytes) {
+      throw scriptError(
+        `CACHE.store: the value is ${bytes} bytes as JSON; the limit is ${limits.max_value_bytes}`,
+      );
+    }
+    const ttl = ttlSeconds ?? limits.default_ttl_seconds;
+    if (typeof ttl !== 'number' || !(ttl > 0) || ttl > limits.max_ttl_seconds) {
+      throw scriptError(`CACHE.store: ttlSeconds must be between 0 and ${limits.max_ttl_seconds}`);
+    }
+    cache.setSync(key, json, Math.round(ttl * 1000));
+  };
+  const operation = (op: unknown, key: unknown, json: unknown, ttlSeconds: unknown): unknown => {
+    try {
+      switch (op) {
+        case 'store':
+          return store(key, json, ttlSeconds);
+        case 'fetch':
+          return cache.getSync(checkKey('fetch', key));
+        case 'delete':
+          return cache.deleteSync(checkKey('delete', key));
+        default:
+          throw scriptError('CACHE: unknown operation');
       }
-      case 'fetch':
-        return cache.get(checkKey('fetch', rawKey));
-      case 'delete':
-        return cache.delete(checkKey('delete', rawKey));
-      default:
-        throw scriptError('CACHE: unknown operation');
+    } catch (error) {
+      if (error instanceof Error && error.stack === `Error: ${error.message}`) throw error;
+      // A storage failure: the operator's log gets the cause, the script only that the CACHE is unavailable.
+      process.stderr.write(
+        `${JSON.stringify({ level: 50, time: Date.now(), pid: process.pid, msg: 'sandbox CACHE operation failed', err: String(error) })}\n`,
+      );
+      throw scriptError(`CACHE.${String(op)}: the cache is unavailable`);
     }
   };
   return {
-    cache: new ivm.Reference(operation),
+    cache: new ivm.Callback(operation),
     newUuid: new ivm.Callback(() => randomUUID()),
     getProperty: new ivm.Callback((id: unknown) =>
       typeof id === 'string' ? properties().get(id) : undefined,

@@ -1,16 +1,18 @@
 /**
  * Source of the code that runs first in every script context. It evaluates to a
  * function that receives the host bindings, installs the script globals (CACHE, LOG,
- * PROPERTIES, java, Java, Packages, print) and returns the runner the host calls per
- * execution. The host objects stay in this closure; the script sees only plain
- * functions made inside the isolate.
+ * PROPERTIES, java, Java, Packages, print) and returns `{run, collect}`: the two
+ * functions the host calls. The host functions stay in this closure; the script sees
+ * only plain functions made inside the isolate.
  *
- * The runner takes the four `execute` arguments as JSON text and returns the outcome
- * as JSON text: `{result: {...}}` or `{error: {kind, message, line}}`, plus `logs`.
+ * `run` takes the four `execute` arguments as JSON text and returns the outcome as
+ * JSON text: `{result: {...}}` or `{error: {kind, message, line}}`, plus `logs`. When
+ * `execute` returns a promise, `run` returns the string `"pending"`; the host then
+ * calls `collect` (after the isolate ran its microtasks) for the settled outcome.
  * Everything the script can influence (its return value's getters, toJSON, ...) is
  * read inside the isolate, under the execution's limits.
  */
-export const PRELUDE_SOURCE = String.raw`(function (cacheRef, newUuid, getProperty, options) {
+export const PRELUDE_SOURCE = String.raw`(function (cacheOp, newUuid, getProperty, options) {
   'use strict';
   const global = globalThis;
   const stringify = JSON.stringify;
@@ -26,6 +28,11 @@ export const PRELUDE_SOURCE = String.raw`(function (cacheRef, newUuid, getProper
 
   let logs = [];
   let dropped = 0;
+
+  // Built-ins that reach past the isolate's limits: WebAssembly memory is not counted
+  // against the heap limit, and Atomics.waitAsync with a timeout aborts the process.
+  delete global.WebAssembly;
+  if (typeof Atomics === 'object') delete Atomics.waitAsync;
 
   function constant(name, value) {
     defineProperty(global, name, { value: value, writable: false, enumerable: false, configurable: false });
@@ -82,7 +89,7 @@ export const PRELUDE_SOURCE = String.raw`(function (cacheRef, newUuid, getProper
     if (typeof key !== 'string') throw new TypeError('CACHE.' + method + ': key must be a string');
   }
   function cacheCall(args) {
-    return cacheRef.applySyncPromise(undefined, args);
+    return cacheOp(args[0], args[1], args[2], args[3]);
   }
   constant('CACHE', freeze({
     store: function (key, value, ttlSeconds) {
@@ -215,18 +222,32 @@ export const PRELUDE_SOURCE = String.raw`(function (cacheRef, newUuid, getProper
     dropped = 0;
     return stringify(outcome);
   }
-  // Lines the top-level code logged while loading stay in the buffer for the first execution.
-  return async function run(argsJson) {
+  let settled = null;
+  function run(argsJson) {
+    settled = null;
     const args = parse(argsJson);
     try {
       const execute = global.execute;
       if (typeof execute !== 'function') {
         return finish({ error: { kind: 'no_execute', message: 'the script defines no execute function', line: null } });
       }
-      const result = await execute(args[0], args[1], args[2], args[3]);
+      const result = execute(args[0], args[1], args[2], args[3]);
+      if (result !== null && typeof result === 'object' && typeof result.then === 'function') {
+        result.then(
+          function (value) { try { settled = finish(normalise(value)); } catch (e) { settled = finish({ error: describe(e) }); } },
+          function (error) { settled = finish({ error: describe(error) }); }
+        );
+        return 'pending';
+      }
       return finish(normalise(result));
     } catch (error) {
       return finish({ error: describe(error) });
     }
-  };
+  }
+  function collect() {
+    if (settled !== null) return settled;
+    return finish({ error: { kind: 'invalid_result', message: 'execute returned a promise that never settled', line: null } });
+  }
+  // Lines the top-level code logs while loading stay in the buffer for the first execution.
+  return { run: run, collect: collect };
 })`;

@@ -1,235 +1,213 @@
 import ivm from 'isolated-vm';
 import type { ScriptLimits } from '../../config/schema.js';
-import type { ExecOutcome, FailureKind, ScriptArgs, ScriptFailure } from '../protocol.js';
+import { nowMs } from '../clock.js';
+import type { ExecOutcome, FailureKind, ScriptArgs, ScriptLogLine, ScriptResult } from '../protocol.js';
 import type { HostBindings } from './host-bindings.js';
 import { PRELUDE_SOURCE } from './prelude.js';
-import { type CpuWatchdog, nowMs } from './watchdog.js';
 
 export interface SlotOptions {
-  key: string;
   source: string;
   filename: string;
   memoryMb: number;
-  maxInstances: number;
-  killGraceMs: number;
   log: { max_line_chars: number; max_lines_per_execution: number };
   bindings: HostBindings;
-  watchdog: CpuWatchdog;
-  /** Called when a disposed isolate's thread does not come back: the process must be replaced. */
-  onStuck: () => void;
 }
 
-/** One isolate with the script loaded in its context. */
+/** An isolate with the prelude and the script loaded into its context. */
 interface Instance {
   isolate: ivm.Isolate;
-  run?: ivm.Reference<(argsJson: string) => Promise<string>>;
-  dead: boolean;
+  run: ivm.Reference<(argsJson: string) => string>;
+  collect: ivm.Reference<() => string>;
 }
 
+type Failure = [kind: FailureKind, message: string, line: number | null];
+
 /**
- * The isolates of one compiled script (one IdP, kind, version and memory limit).
- * Up to `maxInstances` run at once; further executions queue. An isolate that hits a
- * limit is disposed and replaced by a fresh one on the next call.
+ * One compiled script (one IdP, kind, version and heap size) in its own isolate,
+ * loaded once and reused. Executions run synchronously on the sandbox process's
+ * thread under isolated-vm's own timeout; an isolate that timed out, ran out of
+ * memory or was disposed is dropped, and the next execution loads a fresh one.
  */
 export class ScriptSlot {
-  private readonly idle: Instance[] = [];
-  private readonly waiters: Array<(instance: Instance) => void> = [];
-  private live = 0;
-  lastUsed = nowMs();
+  private instance: Instance | undefined;
 
   constructor(private readonly options: SlotOptions) {}
 
-  get busy(): boolean {
-    return this.live > this.idle.length || this.waiters.length > 0;
-  }
-
-  async execute(args: ScriptArgs, limits: ScriptLimits): Promise<ExecOutcome> {
+  execute(args: ScriptArgs, limits: ScriptLimits): ExecOutcome {
     const started = nowMs();
-    this.lastUsed = started;
-    const deadline = started + limits.wall_time_ms;
-    const instance = await this.acquire(deadline);
-    if (!instance)
-      return failure(
-        'wall_timeout',
-        'the script waited for a free isolate past its wall-time limit',
-        started,
-      );
+    // Scripts have no waits of their own (CACHE calls are brief), so the tighter of the two
+    // time limits bounds the run; it is reported as the limit that was set tighter.
+    const budget = Math.min(limits.cpu_time_ms, limits.wall_time_ms);
+    let instance: Instance | undefined;
+    let cpuStart = 0n;
     try {
-      return await this.runGuarded(instance, JSON.stringify(args), limits, started, deadline);
-    } finally {
-      this.release(instance);
+      instance = this.instance ?? this.load(budget);
+      this.instance = instance;
+      cpuStart = instance.isolate.cpuTime;
+      const remaining = () => Math.max(1, Math.ceil(budget - (nowMs() - started)));
+      let json = instance.run.applySync(undefined, [JSON.stringify(args)], { timeout: remaining() });
+      if (json === 'pending') json = instance.collect.applySync(undefined, [], { timeout: remaining() });
+      return parseOutcome(json, started, cpuMs(instance.isolate, cpuStart), this.options.log);
+    } catch (error) {
+      const cpu = instance ? cpuMs(instance.isolate, cpuStart) : 0;
+      this.discard();
+      const [kind, message, line] = classify(error, limits, this.options.memoryMb);
+      return failure(kind, message, started, cpu, line);
     }
   }
 
-  /** Disposes every idle isolate (the slot is being evicted). */
-  dispose(): void {
-    for (const instance of this.idle.splice(0)) {
-      instance.dead = true;
-      safeDispose(instance.isolate);
-    }
-  }
-
-  private acquire(deadline: number): Promise<Instance | undefined> {
-    const ready = this.idle.pop();
-    if (ready) return Promise.resolve(ready);
-    if (this.live < this.options.maxInstances) {
-      this.live++;
-      return Promise.resolve(this.create());
-    }
-    return new Promise((resolve) => {
-      const timer = setTimeout(() => {
-        const at = this.waiters.indexOf(waiter);
-        if (at !== -1) this.waiters.splice(at, 1);
-        resolve(undefined);
-      }, deadline - nowMs());
-      const waiter = (instance: Instance) => {
-        clearTimeout(timer);
-        resolve(instance);
-      };
-      this.waiters.push(waiter);
-    });
-  }
-
-  private release(instance: Instance): void {
-    let next = instance;
-    if (instance.dead) {
-      safeDispose(instance.isolate);
-      if (this.waiters.length === 0) {
-        this.live--;
-        return;
+  /** Releases the isolate. */
+  discard(): void {
+    const isolate = this.instance?.isolate;
+    this.instance = undefined;
+    if (isolate && !isolate.isDisposed) {
+      try {
+        isolate.dispose();
+      } catch {
+        // already gone
       }
-      next = this.create();
     }
-    const waiter = this.waiters.shift();
-    if (waiter) waiter(next);
-    else this.idle.push(next);
   }
 
-  private create(): Instance {
-    return { isolate: new ivm.Isolate({ memoryLimit: this.options.memoryMb }), dead: false };
-  }
-
-  /** Loads the prelude and the script into a fresh isolate (top-level code runs here, under limits). */
-  private async load(instance: Instance): Promise<NonNullable<Instance['run']>> {
-    const { isolate } = instance;
-    const context = await isolate.createContext();
-    const prelude = await isolate.compileScript(PRELUDE_SOURCE, { filename: 'registrar:prelude' });
-    const install = (await prelude.run(context, { reference: true })) as ivm.Reference<
-      (...args: unknown[]) => unknown
-    >;
-    const { bindings, log, filename } = this.options;
-    const run = (await install.apply(
-      undefined,
-      [
-        bindings.cache,
-        bindings.newUuid,
-        bindings.getProperty,
-        new ivm.ExternalCopy({
-          filename,
-          maxLineChars: log.max_line_chars,
-          maxLines: log.max_lines_per_execution,
-        }).copyInto(),
-      ],
-      { result: { reference: true } },
-    )) as NonNullable<Instance['run']>;
-    const script = await isolate.compileScript(this.options.source, { filename });
-    await script.run(context);
-    instance.run = run;
-    return run;
-  }
-
-  private runGuarded(
-    instance: Instance,
-    argsJson: string,
-    limits: ScriptLimits,
-    started: number,
-    deadline: number,
-  ): Promise<ExecOutcome> {
-    const { isolate } = instance;
-    const cpuStart = isolate.cpuTime;
-    const cpuMs = () => (isolate.isDisposed ? limits.cpu_time_ms : Number(isolate.cpuTime - cpuStart) / 1e6);
-    return new Promise((resolve) => {
-      let settled = false;
-      let returned = false;
-      const finish = (outcome: ExecOutcome) => {
-        if (settled) return;
-        settled = true;
-        clearTimeout(wallTimer);
-        this.options.watchdog.unwatch(isolate);
-        resolve(outcome);
-      };
-      const kill = (kind: FailureKind, message: string) => {
-        instance.dead = true;
-        safeDispose(isolate);
-        finish(failure(kind, message, started, cpuMs()));
-        setTimeout(() => {
-          if (!returned) this.options.onStuck();
-        }, this.options.killGraceMs).unref();
-      };
-      const wallTimer = setTimeout(
-        () => kill('wall_timeout', `the script ran past its wall-time limit of ${limits.wall_time_ms} ms`),
-        Math.max(0, deadline - nowMs()),
-      );
-      this.options.watchdog.watch(isolate, cpuStart, limits.cpu_time_ms, () =>
-        kill('cpu_timeout', `the script used more than its CPU-time limit of ${limits.cpu_time_ms} ms`),
-      );
-      (async () => {
-        const run = instance.run ?? (await this.load(instance));
-        return run.apply(undefined, [argsJson], { result: { promise: true, copy: true } });
-      })().then(
-        (json) => {
-          returned = true;
-          finish(parseOutcome(json, started, cpuMs()));
-        },
-        (error: unknown) => {
-          returned = true;
-          instance.dead = true;
-          const [kind, message, line] = classify(error, isolate, this.options.memoryMb);
-          finish(failure(kind, message, started, cpuMs(), line));
-        },
-      );
-    });
+  /** Makes an isolate with the prelude and the script; top-level code runs here, under the time budget. */
+  private load(budget: number): Instance {
+    const isolate = new ivm.Isolate({ memoryLimit: this.options.memoryMb });
+    try {
+      const context = isolate.createContextSync();
+      const install = isolate
+        .compileScriptSync(PRELUDE_SOURCE, { filename: 'registrar:prelude' })
+        .runSync(context, { reference: true }) as ivm.Reference<(...args: unknown[]) => unknown>;
+      const { bindings, log, filename } = this.options;
+      const api = install.applySync(
+        undefined,
+        [
+          bindings.cache,
+          bindings.newUuid,
+          bindings.getProperty,
+          new ivm.ExternalCopy({
+            filename,
+            maxLineChars: log.max_line_chars,
+            maxLines: log.max_lines_per_execution,
+          }).copyInto(),
+        ],
+        { result: { reference: true } },
+      ) as ivm.Reference<Record<string, unknown>>;
+      const run = api.getSync('run', { reference: true }) as Instance['run'];
+      const collect = api.getSync('collect', { reference: true }) as Instance['collect'];
+      isolate.compileScriptSync(this.options.source, { filename }).runSync(context, { timeout: budget });
+      return { isolate, run, collect };
+    } catch (error) {
+      if (!isolate.isDisposed) isolate.dispose();
+      throw error;
+    }
   }
 }
 
-function classify(error: unknown, isolate: ivm.Isolate, memoryMb: number): [FailureKind, string, number?] {
+function cpuMs(isolate: ivm.Isolate, start: bigint): number {
+  try {
+    return Number(isolate.cpuTime - start) / 1e6;
+  } catch {
+    return 0;
+  }
+}
+
+function classify(error: unknown, limits: ScriptLimits, memoryMb: number): Failure {
   const message = error instanceof Error ? error.message : String(error);
-  if (/memory limit/i.test(message) || (isolate.isDisposed && /disposed/i.test(message))) {
-    return ['out_of_memory', `the script ran out of its ${memoryMb} MiB of memory`];
+  if (/memory limit|disposed/i.test(message)) {
+    return ['out_of_memory', `the script ran out of its ${memoryMb} MiB of memory`, null];
   }
-  if (/timed out/i.test(message)) return ['wall_timeout', 'the script ran past its time limit'];
-  // Errors thrown by the script's top-level code arrive here with their own message.
+  if (/timed out/i.test(message)) {
+    return limits.cpu_time_ms <= limits.wall_time_ms
+      ? ['cpu_timeout', `the script used more than its CPU-time limit of ${limits.cpu_time_ms} ms`, null]
+      : ['wall_timeout', `the script ran past its wall-time limit of ${limits.wall_time_ms} ms`, null];
+  }
+  // Errors thrown by top-level code arrive here with their own message and position.
   const line = error instanceof Error ? /:(\d+):\d+/.exec(error.stack ?? '')?.[1] : undefined;
-  return ['exception', message, line === undefined ? undefined : Number(line)];
+  return ['exception', message, line === undefined ? null : Number(line)];
 }
 
-function parseOutcome(json: unknown, started: number, cpuMs: number): ExecOutcome {
+const LOG_LEVELS = new Set(['trace', 'debug', 'info', 'warn', 'error']);
+const SCRIPT_FAILURES = new Set(['exception', 'no_execute', 'invalid_result']);
+
+/**
+ * Reads the outcome JSON the prelude made. A script can tamper with what the prelude
+ * serialises (e.g. `Object.prototype.toJSON`), so every field is checked again here
+ * and anything out of shape is the script's `invalid_result`.
+ */
+function parseOutcome(json: unknown, started: number, cpu: number, log: SlotOptions['log']): ExecOutcome {
   const wallMs = nowMs() - started;
-  const raw = typeof json === 'string' ? (JSON.parse(json) as Record<string, unknown>) : {};
-  const logs = Array.isArray(raw.logs) ? raw.logs : [];
-  const dropped = typeof raw.dropped === 'number' ? raw.dropped : 0;
-  if (raw.result && typeof raw.result === 'object') {
-    return { ok: true, result: raw.result as never, logs, dropped, cpuMs, wallMs };
-  }
-  const error = (raw.error ?? { kind: 'invalid_result', message: 'no outcome', line: null }) as ScriptFailure;
-  return { ok: false, error, logs, dropped, cpuMs, wallMs };
-}
-
-function failure(kind: FailureKind, message: string, started: number, cpuMs = 0, line?: number): ExecOutcome {
-  return {
+  const tampered = (what: string): ExecOutcome => ({
     ok: false,
-    error: { kind, message, line: line ?? null },
+    error: { kind: 'invalid_result', message: `the script's outcome is malformed (${what})`, line: null },
     logs: [],
     dropped: 0,
-    cpuMs,
-    wallMs: nowMs() - started,
+    cpuMs: cpu,
+    wallMs,
+  });
+  let raw: unknown;
+  try {
+    raw = typeof json === 'string' ? JSON.parse(json) : undefined;
+  } catch {
+    return tampered('not JSON');
+  }
+  if (!isRecord(raw)) return tampered('not an object');
+  const logs: ScriptLogLine[] = [];
+  if (!Array.isArray(raw.logs)) return tampered('logs');
+  for (const line of raw.logs.slice(0, log.max_lines_per_execution)) {
+    if (!isRecord(line) || !LOG_LEVELS.has(line.level as string) || typeof line.message !== 'string') {
+      return tampered('log line');
+    }
+    logs.push({
+      level: line.level as ScriptLogLine['level'],
+      message: line.message.slice(0, log.max_line_chars + 20),
+    });
+  }
+  const dropped =
+    Math.max(0, raw.logs.length - logs.length) +
+    (Number.isSafeInteger(raw.dropped) ? (raw.dropped as number) : 0);
+  const base = { logs, dropped, cpuMs: cpu, wallMs };
+  if (isRecord(raw.result)) {
+    const { status, responsePayload, registrationData, user } = raw.result;
+    if (typeof status !== 'number' || !Number.isInteger(status)) return tampered('status');
+    if (responsePayload !== undefined && typeof responsePayload !== 'string')
+      return tampered('responsePayload');
+    if (registrationData !== undefined && typeof registrationData !== 'string')
+      return tampered('registrationData');
+    const result: ScriptResult = { status };
+    if (responsePayload !== undefined) result.responsePayload = responsePayload;
+    if (registrationData !== undefined) result.registrationData = registrationData;
+    if (user !== undefined) result.user = user;
+    return { ok: true, result, ...base };
+  }
+  const error = raw.error;
+  if (!isRecord(error) || !SCRIPT_FAILURES.has(error.kind as string) || typeof error.message !== 'string') {
+    return tampered('error');
+  }
+  const line = Number.isSafeInteger(error.line) ? (error.line as number) : null;
+  return {
+    ok: false,
+    error: { kind: error.kind as FailureKind, message: error.message.slice(0, 2000), line },
+    ...base,
   };
 }
 
-function safeDispose(isolate: ivm.Isolate): void {
-  try {
-    if (!isolate.isDisposed) isolate.dispose();
-  } catch {
-    // already disposed
-  }
+function isRecord(value: unknown): value is Record<string, unknown> {
+  return value !== null && typeof value === 'object' && !Array.isArray(value);
+}
+
+function failure(
+  kind: FailureKind,
+  message: string,
+  started: number,
+  cpu: number,
+  line: number | null,
+): ExecOutcome {
+  return {
+    ok: false,
+    error: { kind, message, line },
+    logs: [],
+    dropped: 0,
+    cpuMs: cpu,
+    wallMs: nowMs() - started,
+  };
 }

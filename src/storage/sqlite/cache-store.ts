@@ -1,8 +1,11 @@
-import type { CacheStore } from '../types.js';
+import type { CacheStore, SandboxCache } from '../types.js';
 import type { SqliteDatabase } from './database.js';
 
-/** The CACHE in a SQLite table; `take` is one `DELETE ... RETURNING` statement. */
-export class SqliteCacheStore implements CacheStore {
+/**
+ * The CACHE in a SQLite table; `take` is one `DELETE ... RETURNING` statement. The
+ * async methods serve the server, the sync ones a sandbox process.
+ */
+export class SqliteCacheStore implements CacheStore, SandboxCache {
   private readonly setStmt;
   private readonly getStmt;
   private readonly deleteStmt;
@@ -32,17 +35,29 @@ export class SqliteCacheStore implements CacheStore {
     this.purgeStmt = db.prepare<[number]>('DELETE FROM cache_entries WHERE expires_at <= ?');
   }
 
-  async set(key: string, value: string, ttlMs: number): Promise<void> {
+  setSync(key: string, value: string, ttlMs: number): void {
     this.setStmt.run(key, value, this.now() + ttlMs);
   }
 
-  async get(key: string): Promise<string | null> {
+  getSync(key: string): string | null {
     return this.getStmt.get(key, this.now()) ?? null;
   }
 
-  async delete(key: string): Promise<boolean> {
+  deleteSync(key: string): boolean {
     const expiresAt = this.deleteStmt.get(key);
     return expiresAt !== undefined && expiresAt > this.now();
+  }
+
+  async set(key: string, value: string, ttlMs: number): Promise<void> {
+    this.setSync(key, value, ttlMs);
+  }
+
+  async get(key: string): Promise<string | null> {
+    return this.getSync(key);
+  }
+
+  async delete(key: string): Promise<boolean> {
+    return this.deleteSync(key);
   }
 
   async take(key: string): Promise<string | null> {
@@ -57,7 +72,7 @@ export class SqliteCacheStore implements CacheStore {
     this.db.prepare('SELECT 1').get();
   }
 
-  async close(): Promise<void> {
-    if (this.ownsDb) this.db.close();
+  close(): void {
+    if (this.ownsDb && this.db.open) this.db.close();
   }
 }
