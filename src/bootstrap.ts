@@ -23,6 +23,7 @@ export async function createDeps(
     engine = await ScriptEngine.start({
       engine: config.engine,
       cacheUrl: config.cache.url,
+      cache: storage.cache,
       properties: await readProperties(storage.config, secretKey),
       logger,
     });

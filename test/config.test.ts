@@ -98,8 +98,8 @@ describe('config file formats', () => {
     assert.equal(fromYaml.storage.url, 'sqlite:/tmp/elsewhere.db');
     assert.equal(
       fromYaml.cache.url,
-      'sqlite:/tmp/elsewhere.db',
-      'the cache defaults to the storage database',
+      'sqlite:/tmp/cache.db',
+      'the cache defaults to cache.db beside the storage database',
     );
     assert.deepEqual(fromYaml.api_clients[1]?.scopes, ['admin', 'token_introspection']);
     assert.equal(fromYaml.identity_providers[1]?.enabled, false);
@@ -480,7 +480,7 @@ describe('defaults and overrides', () => {
     assert.equal(config.engine.cache.max_key_bytes, 1024);
     assert.equal(config.engine.cache.max_value_bytes, 65_536);
     assert.equal(config.storage.url, `sqlite:${resolve(dataDir, 'registrar.db')}`);
-    assert.equal(config.cache.url, config.storage.url);
+    assert.equal(config.cache.url, `sqlite:${resolve(dataDir, 'cache.db')}`, 'the CACHE has its own file');
     assert.equal(config.data_dir, resolve(dataDir));
     assert.deepEqual(config.api_clients, []);
     assert.deepEqual(config.identity_providers, []);
@@ -522,7 +522,11 @@ describe('defaults and overrides', () => {
     assert.equal(overridden.server.host, '::1');
     assert.equal(overridden.server.port, 0, 'port 0 is an override, not "absent"');
     assert.equal(overridden.storage.url, 'sqlite:/from/env.db');
-    assert.equal(overridden.cache.url, 'sqlite:/from/env.db', 'the cache follows the overridden storage');
+    assert.equal(
+      overridden.cache.url,
+      'sqlite:/from/cache.db',
+      'the cache file follows the overridden storage',
+    );
     assert.equal(overridden.server.body_limit_bytes, 262_144);
 
     const cacheOverride = loadConfigFile(path, { dataDir, overrides: { cacheUrl: 'sqlite:/cache/env.db' } });

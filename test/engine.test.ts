@@ -98,7 +98,7 @@ const call = (r: TestRegistrar, idpId: string, data: unknown) =>
 
 /** The expiry of a CACHE key, straight from the SQLite file the server uses. */
 const expiresAt = (r: TestRegistrar, key: string): number => {
-  const db = new Database(join(r.dataDir, 'registrar.db'), { readonly: true });
+  const db = new Database(join(r.dataDir, 'cache.db'), { readonly: true });
   try {
     const value = db.prepare('SELECT expires_at FROM cache_entries WHERE key = ?').pluck().get(key);
     assert.equal(typeof value, 'number', `${key} is in cache_entries`);
@@ -667,5 +667,74 @@ describe('sandbox supervisor', () => {
     const ready = await r.app.inject({ method: 'GET', url: '/readyz' });
     assert.equal(ready.statusCode, 200, ready.body);
     assert.equal(ready.json().checks.sandbox, 'ok');
+  });
+});
+
+describe('CACHE stores are committed when the script returns', () => {
+  let r: TestRegistrar;
+
+  before(async () => {
+    r = await startRegistrar({
+      identity_providers: [
+        idp('cache', { backchannel: CACHE_SCRIPT }),
+        idp('store-then-throw', {
+          backchannel: 'function execute(p) { CACHE.store(p, "kept?"); throw new Error("after storing"); }',
+        }),
+        idp('store-then-5000', {
+          backchannel: 'function execute(p) { CACHE.store(p, "kept"); return { status: 5000 }; }',
+        }),
+        idp('read-own-writes', {
+          backchannel: `function execute(p) {
+            CACHE.store(p, { n: 1 });
+            var first = CACHE.fetch(p);
+            CACHE.store(p, { n: 2 });
+            var second = CACHE.fetch(p);
+            var deleted = CACHE.delete(p);
+            var afterDelete = CACHE.fetch(p);
+            CACHE.store(p + "-last", "stays");
+            return { status: 2000, responsePayload: JSON.stringify([first, second, deleted, afterDelete]) };
+          }`,
+        }),
+      ],
+    });
+  });
+  after(() => r.close());
+
+  test('a script reads its own stores before they are committed', async () => {
+    assert.deepEqual(ok(await call(r, 'read-own-writes', 'own')), [{ n: 1 }, { n: 2 }, true, null]);
+    assert.equal(await r.deps.storage.cache.get('own'), null, 'the deleted key is not committed');
+    assert.equal(await r.deps.storage.cache.get('own-last'), '"stays"', 'the last store is committed');
+  });
+
+  test('stores are committed before the response is sent', async () => {
+    ok(await call(r, 'cache', { op: 'store', key: 'committed-first', value: 'v' }));
+    assert.equal(await r.deps.storage.cache.get('committed-first'), '"v"');
+  });
+
+  test('an execution that fails leaves the CACHE as it was', async () => {
+    fails(r, await call(r, 'store-then-throw', 'failed-store'), /after storing/);
+    assert.equal(await r.deps.storage.cache.get('failed-store'), null);
+  });
+
+  test('an execution that returns a failure status still commits its stores', async () => {
+    const res = await call(r, 'store-then-5000', 'status-5000');
+    assert.equal(res.json().status, 5000);
+    assert.equal(await r.deps.storage.cache.get('status-5000'), '"kept"');
+  });
+
+  test('of many concurrent deletes of one key, exactly one reports that it removed it', async () => {
+    await r.deps.storage.cache.set('contested', '"x"', 60_000);
+    const results = await Promise.all(
+      Array.from({ length: 12 }, () => call(r, 'cache', { op: 'delete', key: 'contested' })),
+    );
+    const removed = results.map((res) => (ok(res) as { value: boolean }).value).filter(Boolean);
+    assert.equal(removed.length, 1);
+  });
+
+  test('stores of concurrent executions are all committed', async () => {
+    await Promise.all(
+      Array.from({ length: 30 }, (_, i) => call(r, 'cache', { op: 'store', key: `many-${i}`, value: i })),
+    );
+    for (let i = 0; i < 30; i++) assert.equal(await r.deps.storage.cache.get(`many-${i}`), String(i));
   });
 });

@@ -116,11 +116,11 @@ describe('SQLite specifics', () => {
       await server.close();
     });
 
-    test('sees entries written by the first, and the first sees its writes', async () => {
+    test('sees entries written by the first, and the first sees its deletes', async () => {
       await server.cache.set('from-server', '"s"', 60_000);
       assert.equal(sandbox.getSync('from-server'), '"s"');
-      sandbox.setSync('from-sandbox', '[1,2]', 60_000);
-      assert.equal(await server.cache.get('from-sandbox'), '[1,2]');
+      assert.equal(sandbox.deleteSync('from-server'), true);
+      assert.equal(await server.cache.get('from-server'), null, 'the server sees the sandbox delete');
     });
 
     test('sees deletes and replacements made by the first', async () => {
@@ -182,6 +182,50 @@ describe('SQLite specifics', () => {
         cacheDb.close();
         storageDb.close();
       }
+    } finally {
+      await storage.close();
+    }
+  });
+});
+
+describe('SQLite configuration reads are memoised safely', () => {
+  test('a commit by another connection is seen by the very next read', async () => {
+    const path = freshPath();
+    const storage = openStorage({ storage: `sqlite:${path}`, cache: `sqlite:${path}` });
+    const other = openSqlite(path, { migrate: false });
+    try {
+      await storage.config.upsertIdentityProvider(
+        { id: 'idp', name: null, flow: 'one_step', enabled: true, limits: {} },
+        { complete: { source: 'function execute() {}', filename: 'idp/complete.js' } },
+      );
+      assert.equal((await storage.config.getIdentityProvider('idp'))?.enabled, true);
+      assert.equal((await storage.config.getIdentityProvider('idp'))?.enabled, true, 'served from the memo');
+      other.prepare("UPDATE identity_providers SET enabled = 0 WHERE id = 'idp'").run();
+      assert.equal((await storage.config.getIdentityProvider('idp'))?.enabled, false);
+      other.prepare("DELETE FROM identity_providers WHERE id = 'idp'").run();
+      assert.equal(await storage.config.getIdentityProvider('idp'), undefined);
+    } finally {
+      other.close();
+      await storage.close();
+    }
+  });
+
+  test('memoised records are frozen, so no caller can change what the next one reads', async () => {
+    const path = freshPath();
+    const storage = openStorage({ storage: `sqlite:${path}`, cache: `sqlite:${path}` });
+    try {
+      await storage.config.upsertApiClient({
+        client_id: 'c',
+        name: null,
+        secret_hash: 'h',
+        scopes: ['admin'],
+      });
+      const client = await storage.config.getApiClient('c');
+      assert.ok(client, 'the client is found');
+      assert.throws(() => {
+        (client.scopes as string[]).push('user_registration');
+      }, TypeError);
+      assert.deepEqual((await storage.config.getApiClient('c'))?.scopes, ['admin']);
     } finally {
       await storage.close();
     }

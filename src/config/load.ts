@@ -1,5 +1,5 @@
 import { readFileSync } from 'node:fs';
-import { dirname, extname, resolve } from 'node:path';
+import { dirname, extname, join, resolve } from 'node:path';
 import { Script } from 'node:vm';
 import YAML from 'yaml';
 import type { z } from 'zod';
@@ -82,10 +82,18 @@ export function parseConfig(raw: unknown, options: LoadOptions): RegistrarConfig
     ...file,
     server: { ...file.server, host: o.host ?? file.server.host, port: o.port ?? file.server.port },
     storage: { url: storageUrl },
-    cache: { ...file.cache, url: o.cacheUrl ?? file.cache.url ?? storageUrl },
+    cache: { ...file.cache, url: o.cacheUrl ?? file.cache.url ?? defaultCacheUrl(storageUrl) },
     identity_providers: identityProviders,
     data_dir: resolve(options.dataDir),
   });
+}
+
+/**
+ * The CACHE gets its own SQLite file beside the storage one: its constant writes would
+ * otherwise invalidate the page cache of every connection reading configuration.
+ */
+function defaultCacheUrl(storageUrl: string): string {
+  return `sqlite:${join(dirname(storageUrl.slice('sqlite:'.length)), 'cache.db')}`;
 }
 
 function resolveScript(

@@ -1,7 +1,8 @@
 import type { PropertySnapshot } from '../config/apply.js';
 import type { EngineConfig, ScriptKind, ScriptLimits } from '../config/schema.js';
 import type { Logger } from '../logging.js';
-import type { ScriptVersion } from '../storage/types.js';
+import type { CacheStore, ScriptVersion } from '../storage/types.js';
+import { CacheWriter } from './cache-writer.js';
 import type { ExecOutcome, ScriptArgs } from './protocol.js';
 import { createRedactor } from './redact.js';
 import { SandboxSupervisor } from './supervisor.js';
@@ -21,19 +22,24 @@ export interface ExecuteRequest {
  */
 export class ScriptEngine {
   private redact: (text: string) => string;
+  private readonly cacheWriter: CacheWriter;
 
   private constructor(
     private readonly supervisor: SandboxSupervisor,
     private readonly logger: Logger,
     properties: PropertySnapshot,
+    cache: CacheStore,
   ) {
     this.redact = createRedactor(properties.sensitive);
+    this.cacheWriter = new CacheWriter(cache);
   }
 
   /** Starts the sandbox processes. */
   static async start(options: {
     engine: EngineConfig;
     cacheUrl: string;
+    /** Where the CACHE stores of finished executions are committed. */
+    cache: CacheStore;
     properties: PropertySnapshot;
     logger: Logger;
   }): Promise<ScriptEngine> {
@@ -50,7 +56,7 @@ export class ScriptEngine {
       },
     });
     await supervisor.start();
-    return new ScriptEngine(supervisor, logger, options.properties);
+    return new ScriptEngine(supervisor, logger, options.properties, options.cache);
   }
 
   get healthy(): boolean {
@@ -64,8 +70,31 @@ export class ScriptEngine {
   }
 
   async execute(request: ExecuteRequest): Promise<ExecOutcome> {
+    const { idpId } = request;
+    const outcome = await this.run(request);
+    if (outcome.ok && outcome.cacheWrites) {
+      try {
+        await this.cacheWriter.write(outcome.cacheWrites);
+      } catch (err) {
+        this.logger.error({ err, idp: idpId, reqId: request.requestId }, 'committing CACHE stores failed');
+        return {
+          ...outcome,
+          ok: false,
+          error: {
+            kind: 'cache_unavailable',
+            message: 'the CACHE stores could not be committed',
+            line: null,
+          },
+        };
+      }
+    }
+    this.log(request, outcome);
+    return outcome;
+  }
+
+  private run(request: ExecuteRequest): Promise<ExecOutcome> {
     const { idpId, kind, script, limits } = request;
-    const outcome = await this.supervisor.execute(
+    return this.supervisor.execute(
       {
         // One compiled script (and its globals) per IdP, kind, version and heap size.
         key: `${idpId}/${kind}@${script.sha256}:${limits.memory_mb}`,
@@ -75,6 +104,12 @@ export class ScriptEngine {
       limits,
       request.args,
     );
+  }
+
+  /** Writes the script's log lines and, for a failure, its cause, tagged with the request. */
+  private log(request: ExecuteRequest, outcome: ExecOutcome): void {
+    const { idpId, kind } = request;
+    if (outcome.ok && outcome.logs.length === 0 && outcome.dropped === 0) return;
     const log = this.logger.child({ idp: idpId, script_kind: kind, reqId: request.requestId });
     // Script-made text may quote a sensitive property: mask before it reaches the log.
     for (const line of outcome.logs) log[line.level]({ source: 'script' }, this.redact(line.message));
@@ -87,7 +122,6 @@ export class ScriptEngine {
         `script failed (${failure.kind}): ${failure.message}${failure.line ? ` at line ${failure.line}` : ''}`,
       );
     }
-    return outcome;
   }
 
   async stop(): Promise<void> {

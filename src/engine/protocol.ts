@@ -20,7 +20,8 @@ export type FailureKind =
   | 'wall_timeout'
   | 'out_of_memory'
   | 'sandbox_crashed'
-  | 'sandbox_unavailable';
+  | 'sandbox_unavailable'
+  | 'cache_unavailable';
 
 export interface ScriptFailure {
   kind: FailureKind;
@@ -33,7 +34,18 @@ export interface ScriptLogLine {
   message: string;
 }
 
-export type ExecOutcome = ({ ok: true; result: ScriptResult } | { ok: false; error: ScriptFailure }) & {
+/** A CACHE.store a script made: key, value (JSON text), TTL in ms. */
+export type CacheWrite = [key: string, value: string, ttlMs: number];
+
+export type ExecOutcome = (
+  | {
+      ok: true;
+      result: ScriptResult;
+      /** The execution's CACHE stores, for the server to commit before it answers. */
+      cacheWrites?: CacheWrite[];
+    }
+  | { ok: false; error: ScriptFailure }
+) & {
   logs: ScriptLogLine[];
   /** Log lines the script wrote past the per-execution cap. */
   dropped: number;

@@ -67,6 +67,8 @@ export interface ConfigStore {
 export interface CacheStore {
   /** Stores `value` under `key`, replacing any previous entry, for `ttlMs` milliseconds. */
   set(key: string, value: string, ttlMs: number): Promise<void>;
+  /** Stores several entries in one atomic step, in order (a later entry for a key wins). */
+  setMany(entries: ReadonlyArray<readonly [key: string, value: string, ttlMs: number]>): Promise<void>;
   /** The live value under `key`, or null. */
   get(key: string): Promise<string | null>;
   /** Removes `key`; true when a live entry was removed. */
@@ -83,10 +85,10 @@ export interface CacheStore {
  * The cache as a sandbox process sees it: synchronous, because scripts call CACHE
  * synchronously and the sandbox runs them on its own thread. Same guarantees as
  * {@link CacheStore}. (A network backend implements this by blocking the sandbox
- * process, never the server, while it waits.)
+ * process, never the server, while it waits.) Stores are not made here: the server
+ * commits them, batched, when the execution returns (see ScriptEngine).
  */
 export interface SandboxCache {
-  setSync(key: string, value: string, ttlMs: number): void;
   getSync(key: string): string | null;
   deleteSync(key: string): boolean;
   close(): void;

@@ -143,6 +143,19 @@ export function cacheStoreConformance(
       assert.equal(await cache.get('shorter'), null, 'the shorter, later TTL applies');
     });
 
+    test('setMany stores every entry with its own TTL, a later entry for a key winning', async () => {
+      await cache.setMany([
+        ['m1', 'one', unit],
+        ['m2', 'two', 10 * unit],
+        ['m1', 'uno', 10 * unit],
+      ]);
+      assert.equal(await cache.get('m1'), 'uno');
+      assert.equal(await cache.get('m2'), 'two');
+      await elapse(3 * unit);
+      assert.equal(await cache.get('m1'), 'uno', 'the later entry brought its longer TTL');
+      await cache.setMany([]);
+    });
+
     test('set revives an expired key with the new value and TTL', async () => {
       await cache.set('k', 'old', unit);
       await elapse(2 * unit);

@@ -2,12 +2,17 @@ import { randomUUID } from 'node:crypto';
 import ivm from 'isolated-vm';
 import type { EngineConfig } from '../../config/schema.js';
 import type { SandboxCache } from '../../storage/types.js';
+import type { CacheWrite } from '../protocol.js';
 
 /** The host side of the script globals, handed to every isolate's prelude. */
 export interface HostBindings {
   cache: ivm.Callback;
   newUuid: ivm.Callback;
   getProperty: ivm.Callback;
+  /** Starts a new execution's CACHE overlay (its stores so far are forgotten). */
+  begin(): void;
+  /** The execution's stores, in order, for the server to commit; clears the overlay. */
+  takeWrites(): CacheWrite[];
 }
 
 /** A script-facing error: message only, no host stack. */
@@ -21,12 +26,19 @@ function scriptError(message: string): Error {
  * Builds the host functions behind CACHE, java.util.UUID and PROPERTIES. They run
  * synchronously on the sandbox process's thread while the script waits. Every
  * argument arrives from an untrusted script, so each is checked here again.
+ *
+ * CACHE.store writes into a per-execution overlay that CACHE.fetch reads first; the
+ * server commits the stores, batched with other executions', when the script has
+ * returned and before it answers (one writer instead of every sandbox process
+ * fighting over the database). CACHE.delete is immediate and atomic, so of two
+ * executions deleting the same key only one is told it removed it.
  */
 export function createHostBindings(
   cache: SandboxCache,
   limits: EngineConfig['cache'],
   properties: () => ReadonlyMap<string, string>,
 ): HostBindings {
+  let pending = new Map<string, CacheWrite>();
   const checkKey = (method: string, key: unknown): string => {
     if (typeof key !== 'string') throw scriptError(`CACHE.${method}: key must be a string`);
     const bytes = Buffer.byteLength(key, 'utf8');
@@ -48,7 +60,16 @@ export function createHostBindings(
     if (typeof ttl !== 'number' || !(ttl > 0) || ttl > limits.max_ttl_seconds) {
       throw scriptError(`CACHE.store: ttlSeconds must be between 0 and ${limits.max_ttl_seconds}`);
     }
-    cache.setSync(key, json, Math.round(ttl * 1000));
+    pending.delete(key);
+    pending.set(key, [key, json, Math.round(ttl * 1000)]);
+  };
+  const fetch = (key: string): string | null => {
+    const stored = pending.get(key);
+    return stored ? stored[1] : cache.getSync(key);
+  };
+  const remove = (key: string): boolean => {
+    const hadPending = pending.delete(key);
+    return cache.deleteSync(key) || hadPending;
   };
   const operation = (op: unknown, key: unknown, json: unknown, ttlSeconds: unknown): unknown => {
     try {
@@ -56,9 +77,9 @@ export function createHostBindings(
         case 'store':
           return store(key, json, ttlSeconds);
         case 'fetch':
-          return cache.getSync(checkKey('fetch', key));
+          return fetch(checkKey('fetch', key));
         case 'delete':
-          return cache.deleteSync(checkKey('delete', key));
+          return remove(checkKey('delete', key));
         default:
           throw scriptError('CACHE: unknown operation');
       }
@@ -77,5 +98,13 @@ export function createHostBindings(
     getProperty: new ivm.Callback((id: unknown) =>
       typeof id === 'string' ? properties().get(id) : undefined,
     ),
+    begin() {
+      pending = new Map();
+    },
+    takeWrites() {
+      const writes = [...pending.values()];
+      pending = new Map();
+      return writes;
+    },
   };
 }

@@ -40,6 +40,7 @@ export class ScriptSlot {
     const budget = Math.min(limits.cpu_time_ms, limits.wall_time_ms);
     let instance: Instance | undefined;
     let cpuStart = 0n;
+    this.options.bindings.begin();
     try {
       instance = this.instance ?? this.load(budget);
       this.instance = instance;
@@ -47,7 +48,11 @@ export class ScriptSlot {
       const remaining = () => Math.max(1, Math.ceil(budget - (nowMs() - started)));
       let json = instance.run.applySync(undefined, [JSON.stringify(args)], { timeout: remaining() });
       if (json === 'pending') json = instance.collect.applySync(undefined, [], { timeout: remaining() });
-      return parseOutcome(json, started, cpuMs(instance.isolate, cpuStart), this.options.log);
+      const outcome = parseOutcome(json, started, cpuMs(instance.isolate, cpuStart), this.options.log);
+      // Stores count only when the script returned: a failed execution leaves the CACHE as it was.
+      const writes = this.options.bindings.takeWrites();
+      if (outcome.ok && writes.length > 0) outcome.cacheWrites = writes;
+      return outcome;
     } catch (error) {
       const cpu = instance ? cpuMs(instance.isolate, cpuStart) : 0;
       this.discard();

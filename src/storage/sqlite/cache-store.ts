@@ -2,8 +2,9 @@ import type { CacheStore, SandboxCache } from '../types.js';
 import type { SqliteDatabase } from './database.js';
 
 /**
- * The CACHE in a SQLite table; `take` is one `DELETE ... RETURNING` statement. The
- * async methods serve the server, the sync ones a sandbox process.
+ * The CACHE in a SQLite table; `take` is one `DELETE ... RETURNING` statement, and
+ * `setMany` one transaction. The async methods serve the server, the sync ones a
+ * sandbox process.
  */
 export class SqliteCacheStore implements CacheStore, SandboxCache {
   private readonly setStmt;
@@ -11,6 +12,7 @@ export class SqliteCacheStore implements CacheStore, SandboxCache {
   private readonly deleteStmt;
   private readonly takeStmt;
   private readonly purgeStmt;
+  private readonly setManyTx;
 
   constructor(
     private readonly db: SqliteDatabase,
@@ -33,10 +35,11 @@ export class SqliteCacheStore implements CacheStore, SandboxCache {
       )
       .pluck();
     this.purgeStmt = db.prepare<[number]>('DELETE FROM cache_entries WHERE expires_at <= ?');
-  }
-
-  setSync(key: string, value: string, ttlMs: number): void {
-    this.setStmt.run(key, value, this.now() + ttlMs);
+    this.setManyTx = db.transaction(
+      (entries: ReadonlyArray<readonly [string, string, number]>, now: number) => {
+        for (const [key, value, ttlMs] of entries) this.setStmt.run(key, value, now + ttlMs);
+      },
+    );
   }
 
   getSync(key: string): string | null {
@@ -49,7 +52,12 @@ export class SqliteCacheStore implements CacheStore, SandboxCache {
   }
 
   async set(key: string, value: string, ttlMs: number): Promise<void> {
-    this.setSync(key, value, ttlMs);
+    this.setStmt.run(key, value, this.now() + ttlMs);
+  }
+
+  async setMany(entries: ReadonlyArray<readonly [string, string, number]>): Promise<void> {
+    const now = this.now();
+    this.setManyTx(entries, now);
   }
 
   async get(key: string): Promise<string | null> {

@@ -29,9 +29,19 @@ interface ActiveScriptRow extends ScriptVersion {
   kind: ScriptKind;
 }
 
-/** Configuration in SQLite; each method is one statement or one transaction. */
+/**
+ * Configuration in SQLite; each method is one statement or one transaction.
+ *
+ * Reads are memoised (frozen records) until the database changes: this connection's
+ * own writes clear the memo, and `PRAGMA data_version` (checked on every read; it
+ * costs no I/O) reveals commits by any other connection or process, so a lookup on
+ * the request path runs no query when nothing changed.
+ */
 export class SqliteConfigStore implements ConfigStore {
   private readonly statements;
+  private memoVersion = -1;
+  private readonly clientMemo = new Map<string, ApiClientRecord | undefined>();
+  private readonly idpMemo = new Map<string, IdentityProviderRecord | undefined>();
 
   constructor(private readonly db: SqliteDatabase) {
     this.statements = {
@@ -79,12 +89,29 @@ export class SqliteConfigStore implements ConfigStore {
            updated_at = excluded.updated_at`,
       ),
       ping: db.prepare('SELECT 1'),
+      dataVersion: db.prepare<[], number>('PRAGMA data_version').pluck(),
     };
   }
 
+  /** Drops memoised reads when another connection (or process) committed since they were made. */
+  private checkMemo(): void {
+    const version = this.statements.dataVersion.get() ?? 0;
+    if (version !== this.memoVersion) this.forget(version);
+  }
+
+  private forget(version = this.memoVersion): void {
+    this.memoVersion = version;
+    this.clientMemo.clear();
+    this.idpMemo.clear();
+  }
+
   async getApiClient(clientId: string): Promise<ApiClientRecord | undefined> {
+    this.checkMemo();
+    if (this.clientMemo.has(clientId)) return this.clientMemo.get(clientId);
     const row = this.statements.getClient.get(clientId);
-    return row && { ...row, scopes: JSON.parse(row.scopes) };
+    const client = row && deepFreeze({ ...row, scopes: JSON.parse(row.scopes) });
+    this.clientMemo.set(clientId, client);
+    return client;
   }
 
   async upsertApiClient(client: ApiClientRecord): Promise<void> {
@@ -95,14 +122,23 @@ export class SqliteConfigStore implements ConfigStore {
       JSON.stringify(client.scopes),
       Date.now(),
     );
+    this.forget();
   }
 
   async getIdentityProvider(id: string): Promise<IdentityProviderRecord | undefined> {
+    this.checkMemo();
+    if (this.idpMemo.has(id)) return this.idpMemo.get(id);
+    const idp = this.readIdentityProvider(id);
+    this.idpMemo.set(id, idp);
+    return idp;
+  }
+
+  private readIdentityProvider(id: string): IdentityProviderRecord | undefined {
     const row = this.statements.getIdp.get(id);
     if (!row) return undefined;
     const scripts: IdentityProviderRecord['scripts'] = {};
     for (const { kind, ...version } of this.statements.getActiveScripts.all(id)) scripts[kind] = version;
-    return { ...row, enabled: row.enabled === 1, limits: JSON.parse(row.limits), scripts };
+    return deepFreeze({ ...row, enabled: row.enabled === 1, limits: JSON.parse(row.limits), scripts });
   }
 
   async upsertIdentityProvider(
@@ -129,6 +165,7 @@ export class SqliteConfigStore implements ConfigStore {
         }
       })
       .immediate();
+    this.forget();
   }
 
   async listProperties(): Promise<PropertyRecord[]> {
@@ -137,9 +174,18 @@ export class SqliteConfigStore implements ConfigStore {
 
   async upsertProperty(property: PropertyRecord): Promise<void> {
     this.statements.upsertProperty.run(property.id, property.value, property.sensitive ? 1 : 0, Date.now());
+    this.forget();
   }
 
   async ping(): Promise<void> {
     this.statements.ping.get();
   }
+}
+
+function deepFreeze<T>(value: T): T {
+  if (value && typeof value === 'object' && !Object.isFrozen(value)) {
+    Object.freeze(value);
+    for (const child of Object.values(value)) deepFreeze(child);
+  }
+  return value;
 }
