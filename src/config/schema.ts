@@ -1,3 +1,4 @@
+import { availableParallelism } from 'node:os';
 import { z } from 'zod';
 
 /** Scopes an API client may hold. Unknown scope names are rejected to catch typos. */
@@ -60,9 +61,13 @@ const engineSchema = z.strictObject({
   /**
    * Supervised sandbox processes. Each runs one execution at a time (isolates make
    * that cheap), so this is how many scripts run at once, and how many runaway
-   * scripts it takes to hold up the others.
+   * scripts it takes to hold up the others. Default: one per core, at least two.
    */
-  sandbox_processes: z.int().min(1).max(64).default(4),
+  sandbox_processes: z
+    .int()
+    .min(1)
+    .max(64)
+    .default(() => Math.max(2, availableParallelism())),
   /** Extra time a sandbox process gets past the wall deadline before it is killed. */
   kill_grace_ms: z.int().min(10).max(60_000).default(1000),
   cache: z

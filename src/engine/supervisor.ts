@@ -30,17 +30,32 @@ interface Job {
   queueTimer?: NodeJS.Timeout;
 }
 
+interface Sent {
+  job: Job;
+  deadline: NodeJS.Timeout;
+}
+
 interface Worker {
   child: ChildProcess;
   ready: boolean;
   /** Killed or being killed: takes no more work. */
   retired: boolean;
   startedAt: number;
-  /** The one execution this process is running; processes run one at a time. */
-  current?: { id: number; job: Job; deadline: NodeJS.Timeout };
+  /** Executions sent, in order: the process runs the first; the others wait in its pipe. */
+  sent: Map<number, Sent>;
+  /** When the running execution started (reached the head of `sent`). */
+  headSince: number;
   /** Script keys whose source this process has been sent. */
   known: Set<string>;
 }
+
+/** At most this many executions are sent to one process at once. */
+const PIPELINE_DEPTH = 2;
+/**
+ * An execution is queued behind a running one only while that one is younger than
+ * this; a script that has run longer may be slow, and nothing should wait behind it.
+ */
+const PIPELINE_BEHIND_MS = 2;
 
 const here = fileURLToPath(import.meta.url);
 const runningFromSource = here.endsWith('.ts');
@@ -52,10 +67,12 @@ const EXEC_ARGV = [
 
 /**
  * Runs scripts in supervised sandbox processes. Executions wait in one queue and go
- * to whichever process is free, one at a time per process, so a script that spins
- * for its whole budget holds up only its own process. A process that does not answer
- * by the execution's deadline plus a grace period is killed (failing only that
- * execution) and replaced, as is one that exits.
+ * to a free process; each process runs one at a time, so a script that spins for its
+ * whole budget holds up only its own process. So that a process does not sit idle
+ * while its result travels back, one more execution may wait in the pipe of a
+ * process whose current execution started under {@link PIPELINE_BEHIND_MS} ago. A
+ * process that does not answer by an execution's deadline plus a grace period is
+ * killed and replaced, as is one that exits; only executions sent to it fail.
  */
 export class SandboxSupervisor {
   private readonly workers = new Set<Worker>();
@@ -118,21 +135,40 @@ export class SandboxSupervisor {
     );
   }
 
-  /** Hands queued executions to free processes, oldest first. */
+  /** Hands queued executions to idle processes, then to processes that just started one; oldest first. */
   private dispatch(): void {
-    for (const worker of this.workers) {
-      if (this.queue.length === 0) return;
-      if (!worker.ready || worker.retired || worker.current || !worker.child.connected) continue;
-      const job = this.queue.shift() as Job;
-      clearTimeout(job.queueTimer);
-      const id = this.nextId++;
-      const deadline = setTimeout(
-        () => this.onDeadline(worker, id),
-        job.limits.wall_time_ms + this.options.killGraceMs,
-      );
-      worker.current = { id, job, deadline };
-      this.send(worker, id, job);
+    for (const pipelining of [false, true]) {
+      for (const worker of this.workers) {
+        if (this.queue.length === 0) return;
+        if (!worker.ready || worker.retired || !worker.child.connected) continue;
+        if (pipelining ? !this.canQueueBehind(worker) : worker.sent.size > 0) continue;
+        this.sendNext(worker);
+      }
     }
+  }
+
+  private canQueueBehind(worker: Worker): boolean {
+    return (
+      worker.sent.size > 0 &&
+      worker.sent.size < PIPELINE_DEPTH &&
+      nowMs() - worker.headSince < PIPELINE_BEHIND_MS
+    );
+  }
+
+  private sendNext(worker: Worker): void {
+    const job = this.queue.shift() as Job;
+    clearTimeout(job.queueTimer);
+    const id = this.nextId++;
+    // An execution queued behind another may first wait for that one's whole wall time.
+    let ahead = 0;
+    for (const sent of worker.sent.values()) ahead += sent.job.limits.wall_time_ms;
+    const deadline = setTimeout(
+      () => this.onDeadline(worker, id),
+      ahead + job.limits.wall_time_ms + this.options.killGraceMs,
+    );
+    if (worker.sent.size === 0) worker.headSince = nowMs();
+    worker.sent.set(id, { job, deadline });
+    this.send(worker, id, job);
   }
 
   private send(worker: Worker, id: number, job: Job): void {
@@ -151,7 +187,15 @@ export class SandboxSupervisor {
 
   private spawn(): Promise<void> {
     const child = fork(ENTRY, [], { execArgv: EXEC_ARGV, stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
-    const worker: Worker = { child, ready: false, retired: false, startedAt: nowMs(), known: new Set() };
+    const worker: Worker = {
+      child,
+      ready: false,
+      retired: false,
+      startedAt: nowMs(),
+      known: new Set(),
+      sent: new Map(),
+      headSince: 0,
+    };
     this.workers.add(worker);
     const ready = new Promise<void>((resolve) => {
       child.on('message', (message: ChildMessage) => {
@@ -173,33 +217,34 @@ export class SandboxSupervisor {
         this.dispatch();
         break;
       case 'result': {
-        const current = worker.current;
-        if (!current || current.id !== message.id) return;
-        clearTimeout(current.deadline);
-        worker.current = undefined;
-        current.job.resolve(message.outcome);
+        const sent = worker.sent.get(message.id);
+        if (!sent) return;
+        clearTimeout(sent.deadline);
+        worker.sent.delete(message.id);
+        worker.headSince = nowMs();
+        sent.job.resolve(message.outcome);
         this.dispatch();
         break;
       }
       case 'need_source': {
-        const current = worker.current;
-        if (!current || current.id !== message.id) return;
-        worker.known.delete(current.job.script.key);
-        this.send(worker, current.id, current.job);
+        const sent = worker.sent.get(message.id);
+        if (!sent) return;
+        worker.known.delete(sent.job.script.key);
+        this.send(worker, message.id, sent.job);
         break;
       }
     }
   }
 
   private onDeadline(worker: Worker, id: number): void {
-    const current = worker.current;
-    if (!current || current.id !== id) return;
-    worker.current = undefined;
-    current.job.resolve(
+    const sent = worker.sent.get(id);
+    if (!sent) return;
+    worker.sent.delete(id);
+    sent.job.resolve(
       failure(
         'wall_timeout',
-        `the script ran past its wall-time limit of ${current.job.limits.wall_time_ms} ms and the sandbox did not stop it; its process was killed`,
-        current.job,
+        `the script ran past its wall-time limit of ${sent.job.limits.wall_time_ms} ms and the sandbox did not stop it; its process was killed`,
+        sent.job,
       ),
     );
     this.options.logger.warn(
@@ -212,18 +257,17 @@ export class SandboxSupervisor {
 
   private onExit(worker: Worker, code: number | null, signal: NodeJS.Signals | null): void {
     this.workers.delete(worker);
-    const current = worker.current;
-    worker.current = undefined;
-    if (current) {
-      clearTimeout(current.deadline);
-      current.job.resolve(
+    for (const sent of worker.sent.values()) {
+      clearTimeout(sent.deadline);
+      sent.job.resolve(
         failure(
           'sandbox_crashed',
           `the sandbox process exited (${signal ?? `code ${code}`}) during the execution`,
-          current.job,
+          sent.job,
         ),
       );
     }
+    worker.sent.clear();
     if (this.stopped) return;
     if (!worker.retired) {
       this.options.logger.error(
