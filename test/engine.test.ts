@@ -738,3 +738,36 @@ describe('CACHE stores are committed when the script returns', () => {
     for (let i = 0; i < 30; i++) assert.equal(await r.deps.storage.cache.get(`many-${i}`), String(i));
   });
 });
+
+describe('property changes reach running sandboxes', () => {
+  let r: TestRegistrar;
+
+  before(async () => {
+    r = await startRegistrar({
+      identity_providers: [
+        idp('props', {
+          backchannel:
+            'function execute(p) { LOG.info("value {}", PROPERTIES.get(p)); return { status: 2000, responsePayload: String(PROPERTIES.get(p)) }; }',
+        }),
+      ],
+      properties: [{ id: 'endpoint', value: 'https://old.example' }],
+    });
+  });
+  after(() => r.close());
+
+  test('setProperties gives every sandbox process the new values and masks new sensitive ones', async () => {
+    assert.equal((await call(r, 'props', 'endpoint')).json().data, 'https://old.example');
+    r.deps.engine.setProperties({
+      values: { endpoint: 'https://new.example', token: 'tok-new-secret' },
+      sensitive: ['tok-new-secret'],
+    });
+    // Every sandbox process (two in tests) answers with the new values.
+    for (let i = 0; i < 6; i++) {
+      assert.equal((await call(r, 'props', 'endpoint')).json().data, 'https://new.example');
+    }
+    const res = await call(r, 'props', 'token');
+    assert.equal(res.json().data, 'tok-new-secret', 'the script sees the value');
+    const logged = scriptLines(r, res).map((l) => String(l.msg));
+    assert.deepEqual(logged, ['value ********'], 'the log does not');
+  });
+});

@@ -15,12 +15,16 @@ export interface HostBindings {
   takeWrites(): CacheWrite[];
 }
 
-/** A script-facing error: message only, no host stack. */
-function scriptError(message: string): Error {
-  const error = new Error(message);
-  error.stack = `Error: ${message}`;
-  return error;
+/** An error meant for the script: its message only, no host stack. */
+class ScriptFacingError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'Error';
+    this.stack = `Error: ${message}`;
+  }
 }
+
+const scriptError = (message: string) => new ScriptFacingError(message);
 
 /**
  * Builds the host functions behind CACHE, java.util.UUID and PROPERTIES. They run
@@ -84,7 +88,7 @@ export function createHostBindings(
           throw scriptError('CACHE: unknown operation');
       }
     } catch (error) {
-      if (error instanceof Error && error.stack === `Error: ${error.message}`) throw error;
+      if (error instanceof ScriptFacingError) throw error;
       // A storage failure: the operator's log gets the cause, the script only that the CACHE is unavailable.
       process.stderr.write(
         `${JSON.stringify({ level: 50, time: Date.now(), pid: process.pid, msg: 'sandbox CACHE operation failed', err: String(error) })}\n`,
