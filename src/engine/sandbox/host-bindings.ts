@@ -19,7 +19,6 @@ export interface HostBindings {
 class ScriptFacingError extends Error {
   constructor(message: string) {
     super(message);
-    this.name = 'Error';
     this.stack = `Error: ${message}`;
   }
 }
