@@ -15,15 +15,16 @@ export interface HostBindings {
   takeWrites(): CacheWrite[];
 }
 
-/** An error meant for the script: its message only, no host stack. */
-class ScriptFacingError extends Error {
-  constructor(message: string) {
-    super(message);
-    this.stack = `Error: ${message}`;
-  }
-}
+/** Errors made for the script (isolated-vm copies plain Errors as such; a subclass would gain a `name`). */
+const scriptErrors = new WeakSet<Error>();
 
-const scriptError = (message: string) => new ScriptFacingError(message);
+/** An error meant for the script: its message only, no host stack. */
+function scriptError(message: string): Error {
+  const error = new Error(message);
+  error.stack = `Error: ${message}`;
+  scriptErrors.add(error);
+  return error;
+}
 
 /**
  * Builds the host functions behind CACHE, java.util.UUID and PROPERTIES. They run
@@ -87,7 +88,7 @@ export function createHostBindings(
           throw scriptError('CACHE: unknown operation');
       }
     } catch (error) {
-      if (error instanceof ScriptFacingError) throw error;
+      if (error instanceof Error && scriptErrors.has(error)) throw error;
       // A storage failure: the operator's log gets the cause, the script only that the CACHE is unavailable.
       process.stderr.write(
         `${JSON.stringify({ level: 50, time: Date.now(), pid: process.pid, msg: 'sandbox CACHE operation failed', err: String(error) })}\n`,
