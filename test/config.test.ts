@@ -611,3 +611,70 @@ describe('examples/registrar.yaml (the demo config)', () => {
     ]);
   });
 });
+
+describe('applications (the OAuth clients of custom registration)', () => {
+  const app = (extra: Record<string, unknown> = {}) => ({
+    client_id: 'mobile',
+    client_secret: 'mobile-secret',
+    identity_providers: ['qr'],
+    scopes: ['openid', 'read'],
+    default_scopes: ['openid'],
+    ...extra,
+  });
+
+  test('defaults: no IdPs, no scopes, one-hour access tokens, no refresh tokens', () => {
+    const config = parse({ applications: [{ client_id: 'a', client_secret: 's' }] });
+    assert.deepEqual(config.applications[0], {
+      client_id: 'a',
+      client_secret: 's',
+      identity_providers: [],
+      scopes: [],
+      default_scopes: [],
+      access_token_ttl_seconds: 3600,
+      refresh_tokens: false,
+    });
+  });
+
+  test('a full application is accepted', () => {
+    const config = parse({ identity_providers: [idp('qr')], applications: [app({ refresh_tokens: true })] });
+    assert.equal(config.applications[0]?.refresh_tokens, true);
+  });
+
+  test('an IdP the file does not define is named by its path', () => {
+    assert.deepEqual(
+      rejects({
+        identity_providers: [idp('qr')],
+        applications: [app({ identity_providers: ['qr', 'nope'] })],
+      }),
+      ['applications[0].identity_providers[1]: unknown identity provider nope'],
+    );
+  });
+
+  test('default scopes must be among the scopes', () => {
+    assert.deepEqual(
+      rejects({ identity_providers: [idp('qr')], applications: [app({ default_scopes: ['admin'] })] }),
+      ["applications[0].default_scopes[0]: admin is not among the application's scopes"],
+    );
+  });
+
+  test('duplicate client ids, bad scope names, out-of-range TTLs and unknown keys are rejected', () => {
+    const problems = rejects({
+      identity_providers: [idp('qr')],
+      applications: [
+        app(),
+        app({ scopes: ['has space'], default_scopes: [] }),
+        app({ client_id: 'other', access_token_ttl_seconds: 5, colour: 'red' }),
+      ],
+    });
+    assert.ok(problems.includes('applications[1].client_id: duplicate client_id'), problems.join('\n'));
+    assert.ok(
+      problems.includes('applications[1].scopes[0]: is not a valid OAuth scope name'),
+      problems.join('\n'),
+    );
+    assert.ok(
+      problems.some((p) => p.startsWith('applications[2].access_token_ttl_seconds:')),
+      problems.join('\n'),
+    );
+    assert.ok(problems.includes('applications[2].colour: unknown key'), problems.join('\n'));
+  });
+});

@@ -576,3 +576,44 @@ describe('credential cache through HTTP', () => {
     assert.equal(res.json().error, 'invalid_client');
   });
 });
+
+describe('application secrets at rest', () => {
+  let r: TestRegistrar;
+  const APP_SECRET = 'mobile-app-secret-9f3b';
+
+  before(async () => {
+    r = await startRegistrar({
+      identity_providers: [idp('qr', { backchannel: 'function execute() { return { status: 2000 }; }' })],
+      applications: [
+        { client_id: 'mobile', client_secret: APP_SECRET, identity_providers: ['qr'], scopes: ['openid'] },
+      ],
+    });
+  });
+  after(() => r.close());
+
+  test('an application secret is stored only as a scrypt hash that verifies', async () => {
+    const db = new Database(dbPath(r), { readonly: true });
+    try {
+      const hash = db
+        .prepare("SELECT secret_hash FROM applications WHERE client_id = 'mobile'")
+        .pluck()
+        .get();
+      assert.equal(typeof hash, 'string');
+      assert.ok(String(hash).startsWith('scrypt$'), String(hash));
+      assert.equal(await verifySecret(APP_SECRET, String(hash)), true);
+    } finally {
+      db.close();
+    }
+    for (const file of [dbPath(r), `${dbPath(r)}-wal`]) {
+      if (existsSync(file))
+        assert.ok(!readFileSync(file).includes(APP_SECRET), `${file} has no plain secret`);
+    }
+  });
+
+  test('restarting with the same secret keeps the stored hash (no re-hash on every start)', async () => {
+    const before = await r.deps.storage.config.getApplication('mobile');
+    await applyConfig(r.config, r.deps.storage.config, r.secretKey, createLogger('silent'));
+    const after = await r.deps.storage.config.getApplication('mobile');
+    assert.equal(after?.secret_hash, before?.secret_hash);
+  });
+});

@@ -22,15 +22,19 @@ export async function applyConfig(
   const logN = config.server.scrypt_log_n;
   for (const client of config.api_clients) {
     const existing = await store.getApiClient(client.client_id);
-    const keep =
-      existing !== undefined &&
-      hashCost(existing.secret_hash) === logN &&
-      (await verifySecret(client.client_secret, existing.secret_hash));
     await store.upsertApiClient({
       client_id: client.client_id,
       name: client.name ?? null,
-      secret_hash: keep ? existing.secret_hash : await hashSecret(client.client_secret, logN),
+      secret_hash: await secretHash(client.client_secret, existing?.secret_hash, logN),
       scopes: client.scopes,
+    });
+  }
+  for (const { client_secret, name, ...application } of config.applications) {
+    const existing = await store.getApplication(application.client_id);
+    await store.upsertApplication({
+      ...application,
+      name: name ?? null,
+      secret_hash: await secretHash(client_secret, existing?.secret_hash, logN),
     });
   }
   for (const idp of config.identity_providers) {
@@ -49,11 +53,23 @@ export async function applyConfig(
   logger.info(
     {
       api_clients: config.api_clients.length,
+      applications: config.applications.length,
       identity_providers: config.identity_providers.length,
       properties: config.properties.length,
     },
     'configuration applied',
   );
+}
+
+/**
+ * The hash to store for a configured secret: the existing one when it still verifies
+ * and has the configured cost (so restarts do not re-hash), else a fresh one.
+ */
+async function secretHash(secret: string, existing: string | undefined, logN: number): Promise<string> {
+  if (existing !== undefined && hashCost(existing) === logN && (await verifySecret(secret, existing))) {
+    return existing;
+  }
+  return hashSecret(secret, logN);
 }
 
 /** Property values in clear text, for the sandbox (never for logs or responses). */

@@ -97,6 +97,24 @@ const apiClientSchema = z.strictObject({
   scopes: z.array(z.enum(API_SCOPES)).default([]),
 });
 
+/** An OAuth scope name an application may request (RFC 6749 §3.3 scope-token characters). */
+const oauthScope = z.string().regex(/^[\x21\x23-\x5B\x5D-\x7E]{1,128}$/, 'is not a valid OAuth scope name');
+
+/** An OAuth client a mobile or web app uses to register through IdPs (custom registration). */
+const applicationSchema = z.strictObject({
+  client_id: z.string().min(1).max(255),
+  client_secret: z.string().min(1).max(1024),
+  name: z.string().max(255).optional(),
+  /** The IdPs this application may register through. */
+  identity_providers: z.array(idpId).default([]),
+  /** The scopes it may be granted. */
+  scopes: z.array(oauthScope).default([]),
+  /** The scopes it gets when a request names none; a subset of `scopes`. */
+  default_scopes: z.array(oauthScope).default([]),
+  access_token_ttl_seconds: z.int().min(60).max(86_400).default(3600),
+  refresh_tokens: z.boolean().default(false),
+});
+
 const identityProviderSchema = z.strictObject({
   id: idpId,
   name: z.string().max(255).optional(),
@@ -125,6 +143,7 @@ export const configFileSchema = z
     cache: cacheSchema.prefault({}),
     engine: engineSchema.prefault({}),
     api_clients: z.array(apiClientSchema).default([]),
+    applications: z.array(applicationSchema).default([]),
     identity_providers: z.array(identityProviderSchema).default([]),
     properties: z.array(propertySchema).default([]),
   })
@@ -132,6 +151,28 @@ export const configFileSchema = z
     flagDuplicates(ctx, 'api_clients', file.api_clients, 'client_id');
     flagDuplicates(ctx, 'identity_providers', file.identity_providers, 'id');
     flagDuplicates(ctx, 'properties', file.properties, 'id');
+    flagDuplicates(ctx, 'applications', file.applications, 'client_id');
+    const idpIds = new Set(file.identity_providers.map((idp) => idp.id));
+    file.applications.forEach((app, i) => {
+      app.identity_providers.forEach((id, j) => {
+        if (!idpIds.has(id)) {
+          ctx.addIssue({
+            code: 'custom',
+            path: ['applications', i, 'identity_providers', j],
+            message: `unknown identity provider ${id}`,
+          });
+        }
+      });
+      app.default_scopes.forEach((scope, j) => {
+        if (!app.scopes.includes(scope)) {
+          ctx.addIssue({
+            code: 'custom',
+            path: ['applications', i, 'default_scopes', j],
+            message: `${scope} is not among the application's scopes`,
+          });
+        }
+      });
+    });
     file.identity_providers.forEach((idp, i) => {
       if (idp.flow === 'two_step' && idp.scripts.init === undefined) {
         ctx.addIssue({

@@ -8,6 +8,19 @@ export interface ApiClientRecord {
   scopes: ApiScope[];
 }
 
+/** An OAuth application (custom registration client) as stored: the secret only as a slow hash. */
+export interface ApplicationRecord {
+  client_id: string;
+  name: string | null;
+  secret_hash: string;
+  /** The IdPs it may register through. */
+  identity_providers: string[];
+  scopes: string[];
+  default_scopes: string[];
+  access_token_ttl_seconds: number;
+  refresh_tokens: boolean;
+}
+
 /** One immutable version of an IdP's script. */
 export interface ScriptVersion {
   version: number;
@@ -44,6 +57,8 @@ export interface PropertyRecord {
 export interface ConfigStore {
   getApiClient(clientId: string): Promise<ApiClientRecord | undefined>;
   upsertApiClient(client: ApiClientRecord): Promise<void>;
+  getApplication(clientId: string): Promise<ApplicationRecord | undefined>;
+  upsertApplication(application: ApplicationRecord): Promise<void>;
   getIdentityProvider(id: string): Promise<IdentityProviderRecord | undefined>;
   /**
    * Creates or updates an IdP. For each script kind given, a new version is created

@@ -264,6 +264,49 @@ export function configStoreConformance(name: string, open: () => Promise<ConfigF
       return record.scripts[kind];
     };
 
+    describe('applications', () => {
+      const application = {
+        client_id: 'mobile-app',
+        name: 'Mobile app',
+        secret_hash: 'scrypt$15$8$1$salt$hash',
+        identity_providers: ['qr', 'password'],
+        scopes: ['openid', 'profile', 'read'],
+        default_scopes: ['openid'],
+        access_token_ttl_seconds: 900,
+        refresh_tokens: true,
+      };
+
+      test('an unknown application is undefined', async () => {
+        assert.equal(await store.getApplication('nobody'), undefined);
+      });
+
+      test('an application round-trips with every field, lists in order', async () => {
+        await store.upsertApplication(application);
+        assert.deepEqual(await store.getApplication('mobile-app'), application);
+      });
+
+      test('an upsert replaces every field', async () => {
+        await store.upsertApplication(application);
+        const changed = {
+          ...application,
+          name: null,
+          secret_hash: 'scrypt$15$8$1$salt$other',
+          identity_providers: [],
+          scopes: ['read'],
+          default_scopes: [],
+          access_token_ttl_seconds: 60,
+          refresh_tokens: false,
+        };
+        await store.upsertApplication(changed);
+        assert.deepEqual(await store.getApplication('mobile-app'), changed);
+      });
+
+      test('applications and API clients are separate namespaces', async () => {
+        await store.upsertApplication(application);
+        assert.equal(await store.getApiClient('mobile-app'), undefined);
+      });
+    });
+
     describe('API clients', () => {
       test('an unknown client is undefined', async () => {
         assert.equal(await store.getApiClient('nobody'), undefined);

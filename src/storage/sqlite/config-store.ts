@@ -2,6 +2,7 @@ import { createHash } from 'node:crypto';
 import { SCRIPT_KINDS, type ScriptKind } from '../../config/schema.js';
 import type {
   ApiClientRecord,
+  ApplicationRecord,
   ConfigStore,
   IdentityProviderFields,
   IdentityProviderRecord,
@@ -15,6 +16,17 @@ interface ApiClientRow {
   name: string | null;
   secret_hash: string;
   scopes: string;
+}
+
+interface ApplicationRow {
+  client_id: string;
+  name: string | null;
+  secret_hash: string;
+  identity_providers: string;
+  scopes: string;
+  default_scopes: string;
+  access_token_ttl_seconds: number;
+  refresh_tokens: number;
 }
 
 interface IdpRow {
@@ -41,6 +53,7 @@ export class SqliteConfigStore implements ConfigStore {
   private readonly statements;
   private memoVersion = -1;
   private readonly clientMemo = new Map<string, ApiClientRecord | undefined>();
+  private readonly applicationMemo = new Map<string, ApplicationRecord | undefined>();
   private readonly idpMemo = new Map<string, IdentityProviderRecord | undefined>();
 
   constructor(private readonly db: SqliteDatabase) {
@@ -52,6 +65,21 @@ export class SqliteConfigStore implements ConfigStore {
         `INSERT INTO api_clients (client_id, name, secret_hash, scopes, updated_at) VALUES (?, ?, ?, ?, ?)
          ON CONFLICT (client_id) DO UPDATE SET name = excluded.name, secret_hash = excluded.secret_hash,
            scopes = excluded.scopes, updated_at = excluded.updated_at`,
+      ),
+      getApplication: db.prepare<[string], ApplicationRow>(
+        `SELECT client_id, name, secret_hash, identity_providers, scopes, default_scopes,
+           access_token_ttl_seconds, refresh_tokens
+         FROM applications WHERE client_id = ?`,
+      ),
+      upsertApplication: db.prepare<
+        [string, string | null, string, string, string, string, number, number, number]
+      >(
+        `INSERT INTO applications (client_id, name, secret_hash, identity_providers, scopes, default_scopes,
+           access_token_ttl_seconds, refresh_tokens, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
+         ON CONFLICT (client_id) DO UPDATE SET name = excluded.name, secret_hash = excluded.secret_hash,
+           identity_providers = excluded.identity_providers, scopes = excluded.scopes,
+           default_scopes = excluded.default_scopes, access_token_ttl_seconds = excluded.access_token_ttl_seconds,
+           refresh_tokens = excluded.refresh_tokens, updated_at = excluded.updated_at`,
       ),
       getIdp: db.prepare<[string], IdpRow>(
         'SELECT id, name, flow, enabled, limits FROM identity_providers WHERE id = ?',
@@ -102,6 +130,7 @@ export class SqliteConfigStore implements ConfigStore {
   private forget(version = this.memoVersion): void {
     this.memoVersion = version;
     this.clientMemo.clear();
+    this.applicationMemo.clear();
     this.idpMemo.clear();
   }
 
@@ -120,6 +149,38 @@ export class SqliteConfigStore implements ConfigStore {
       client.name,
       client.secret_hash,
       JSON.stringify(client.scopes),
+      Date.now(),
+    );
+    this.forget();
+  }
+
+  async getApplication(clientId: string): Promise<ApplicationRecord | undefined> {
+    this.checkMemo();
+    if (this.applicationMemo.has(clientId)) return this.applicationMemo.get(clientId);
+    const row = this.statements.getApplication.get(clientId);
+    const application =
+      row &&
+      deepFreeze({
+        ...row,
+        identity_providers: JSON.parse(row.identity_providers) as string[],
+        scopes: JSON.parse(row.scopes) as string[],
+        default_scopes: JSON.parse(row.default_scopes) as string[],
+        refresh_tokens: row.refresh_tokens === 1,
+      });
+    this.applicationMemo.set(clientId, application);
+    return application;
+  }
+
+  async upsertApplication(application: ApplicationRecord): Promise<void> {
+    this.statements.upsertApplication.run(
+      application.client_id,
+      application.name,
+      application.secret_hash,
+      JSON.stringify(application.identity_providers),
+      JSON.stringify(application.scopes),
+      JSON.stringify(application.default_scopes),
+      application.access_token_ttl_seconds,
+      application.refresh_tokens ? 1 : 0,
       Date.now(),
     );
     this.forget();

@@ -46,4 +46,17 @@ export const MIGRATIONS: readonly string[] = [
   ) WITHOUT ROWID;
   CREATE INDEX cache_entries_expiry ON cache_entries (expires_at);
   `,
+  `
+  CREATE TABLE applications (
+    client_id                TEXT PRIMARY KEY,
+    name                     TEXT,
+    secret_hash              TEXT NOT NULL,
+    identity_providers       TEXT NOT NULL,
+    scopes                   TEXT NOT NULL,
+    default_scopes           TEXT NOT NULL,
+    access_token_ttl_seconds INTEGER NOT NULL,
+    refresh_tokens           INTEGER NOT NULL,
+    updated_at               INTEGER NOT NULL
+  );
+  `,
 ];
