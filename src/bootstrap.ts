@@ -33,7 +33,9 @@ export async function createDeps(
       config.server.scrypt_log_n,
     );
     const purge = setInterval(() => {
-      storage.cache.purgeExpired().catch((err: unknown) => logger.warn({ err }, 'cache purge failed'));
+      for (const store of [storage.cache, storage.transactions, storage.tokens]) {
+        store.purgeExpired().catch((err: unknown) => logger.warn({ err }, 'purging expired entries failed'));
+      }
     }, config.cache.purge_interval_seconds * 1000).unref();
     const running = engine;
     return {

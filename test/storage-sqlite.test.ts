@@ -8,6 +8,9 @@ import { SqliteCacheStore } from '../src/storage/sqlite/cache-store.js';
 import { SqliteConfigStore } from '../src/storage/sqlite/config-store.js';
 import { openSqlite } from '../src/storage/sqlite/database.js';
 import { MIGRATIONS } from '../src/storage/sqlite/migrations.js';
+import { SqliteTokenStore } from '../src/storage/sqlite/token-store.js';
+import { SqliteTransactionStore } from '../src/storage/sqlite/transaction-store.js';
+import { tokenStoreConformance, transactionStoreConformance } from './helpers/grant-conformance.js';
 import { cacheStoreConformance, configStoreConformance } from './helpers/storage-conformance.js';
 
 const root = mkdtempSync(join(tmpdir(), 'registrar-sqlite-'));
@@ -42,6 +45,33 @@ configStoreConformance('SQLite', async () => {
     },
   };
 });
+
+/** Opens a fresh SQLite store with a clock the suite moves. */
+function clocked<S>(make: (db: ReturnType<typeof openSqlite>, now: () => number) => S) {
+  return async () => {
+    const db = openSqlite(freshPath(), { migrate: true });
+    let clock = 1_700_000_000_000;
+    return {
+      store: make(db, () => clock),
+      now: () => clock,
+      advance: (ms: number) => {
+        clock += ms;
+      },
+      async close() {
+        db.close();
+      },
+    };
+  };
+}
+
+transactionStoreConformance(
+  'SQLite',
+  clocked((db, now) => new SqliteTransactionStore(db, now)),
+);
+tokenStoreConformance(
+  'SQLite',
+  clocked((db, now) => new SqliteTokenStore(db, now)),
+);
 
 describe('SQLite specifics', () => {
   test('the database runs in WAL mode with a busy timeout and foreign keys on', () => {

@@ -1,12 +1,17 @@
 import { SqliteCacheStore } from './sqlite/cache-store.js';
 import { SqliteConfigStore } from './sqlite/config-store.js';
 import { openSqlite, sqlitePath } from './sqlite/database.js';
-import type { CacheStore, ConfigStore, SandboxCache } from './types.js';
+import { SqliteTokenStore } from './sqlite/token-store.js';
+import { SqliteTransactionStore } from './sqlite/transaction-store.js';
+import type { CacheStore, ConfigStore, SandboxCache, TokenStore, TransactionStore } from './types.js';
 
 /** The stores one Registrar process works with. */
 export interface Storage {
   config: ConfigStore;
+  tokens: TokenStore;
   cache: CacheStore;
+  /** Registration transactions live with the CACHE. */
+  transactions: TransactionStore;
   close(): Promise<void>;
 }
 
@@ -18,7 +23,9 @@ export function openStorage(urls: { storage: string; cache: string }): Storage {
   const cache = new SqliteCacheStore(cacheDb, Date.now, !sameDb);
   return {
     config: new SqliteConfigStore(db),
+    tokens: new SqliteTokenStore(db),
     cache,
+    transactions: new SqliteTransactionStore(cacheDb),
     async close() {
       await cache.close();
       db.close();

@@ -59,4 +59,31 @@ export const MIGRATIONS: readonly string[] = [
     updated_at               INTEGER NOT NULL
   );
   `,
+  `
+  CREATE TABLE registration_transactions (
+    id                TEXT PRIMARY KEY,
+    idp_id            TEXT NOT NULL,
+    client_id         TEXT NOT NULL,
+    registration_data TEXT,
+    created_at        INTEGER NOT NULL,
+    expires_at        INTEGER NOT NULL
+  ) WITHOUT ROWID;
+  CREATE INDEX registration_transactions_expiry ON registration_transactions (expires_at);
+  CREATE TABLE tokens (
+    hash         TEXT PRIMARY KEY,
+    kind         TEXT NOT NULL CHECK (kind IN ('access', 'refresh')),
+    family_id    TEXT NOT NULL,
+    client_id    TEXT NOT NULL,
+    idp_id       TEXT NOT NULL,
+    sub          TEXT NOT NULL,
+    scopes       TEXT NOT NULL,
+    amr          TEXT NOT NULL,
+    user_details TEXT NOT NULL,
+    issued_at    INTEGER NOT NULL,
+    expires_at   INTEGER NOT NULL,
+    state        TEXT NOT NULL DEFAULT 'live' CHECK (state IN ('live', 'rotated', 'revoked'))
+  ) WITHOUT ROWID;
+  CREATE INDEX tokens_family ON tokens (family_id);
+  CREATE INDEX tokens_expiry ON tokens (expires_at);
+  `,
 ];
