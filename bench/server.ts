@@ -11,7 +11,7 @@ import { buildApp } from '../src/app.js';
 import { createDeps } from '../src/bootstrap.js';
 import { parseConfig } from '../src/config/load.js';
 import { RegistrarError } from '../src/errors.js';
-import { ApiClientAuthenticator } from '../src/http/authenticate.js';
+import { requireScope } from '../src/http/authenticate.js';
 import { readClientCredentials } from '../src/http/client-credentials.js';
 import { JSON_CONTENT_TYPE } from '../src/http/errors.js';
 import { createLogger } from '../src/logging.js';
@@ -47,10 +47,10 @@ app.register(async (scope) => {
   scope.addContentTypeParser('*', { parseAs: 'buffer' }, (_request, body, done) => done(null, body));
   scope.post('/bench/baseline', async (request, reply) => {
     const body = parseBackchannelBody(request.headers['content-type'], request.body as Buffer | undefined);
-    const client = await deps.authenticator.authenticate(
+    const client = await deps.authenticators.apiClients.authenticate(
       readClientCredentials(request.headers.authorization, body.form),
     );
-    ApiClientAuthenticator.requireScope(client, 'user_registration');
+    requireScope(client, 'user_registration');
     if (body.data === null) throw new RegistrarError('invalid_request');
     const userId = JSON.parse(body.data).userId as string;
     return reply

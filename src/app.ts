@@ -1,19 +1,23 @@
 import Fastify, { type FastifyInstance, LogController } from 'fastify';
 import type { RegistrarConfig } from './config/load.js';
 import type { ScriptEngine } from './engine/engine.js';
-import type { ApiClientAuthenticator } from './http/authenticate.js';
+import type { ApiClientAuthenticator, ApplicationAuthenticator } from './http/authenticate.js';
 import { installErrorHandling } from './http/errors.js';
 import { healthRoutes } from './http/health.js';
 import { requestIdGenerator } from './http/request-id.js';
 import type { Logger } from './logging.js';
+import type { TokenService } from './oauth/tokens.js';
 import { backchannelRoute } from './registration/backchannel.js';
+import { completeRoute } from './registration/complete.js';
+import { initRoute } from './registration/init.js';
 import type { Storage } from './storage/open.js';
 
 /** What the app runs on; made by `createDeps`, closed when the app closes. */
 export interface AppDeps {
   storage: Storage;
   engine: ScriptEngine;
-  authenticator: ApiClientAuthenticator;
+  authenticators: { apiClients: ApiClientAuthenticator; applications: ApplicationAuthenticator };
+  tokens: TokenService;
   logger: Logger;
   close(): Promise<void>;
 }
@@ -52,8 +56,17 @@ export function buildApp(config: RegistrarConfig, deps: AppDeps): FastifyInstanc
   app.register(backchannelRoute, {
     store: deps.storage.config,
     engine: deps.engine,
-    authenticator: deps.authenticator,
+    authenticator: deps.authenticators.apiClients,
     engineConfig: config.engine,
   });
+  const registration = {
+    store: deps.storage.config,
+    transactions: deps.storage.transactions,
+    engine: deps.engine,
+    authenticator: deps.authenticators.applications,
+    engineConfig: config.engine,
+  };
+  app.register(initRoute, { ...registration, transactionTtlSeconds: config.oauth.transaction_ttl_seconds });
+  app.register(completeRoute, { ...registration, tokens: deps.tokens });
   return app;
 }

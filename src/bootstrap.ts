@@ -2,8 +2,9 @@ import type { AppDeps } from './app.js';
 import { applyConfig, readProperties } from './config/apply.js';
 import type { RegistrarConfig } from './config/load.js';
 import { ScriptEngine } from './engine/engine.js';
-import { ApiClientAuthenticator } from './http/authenticate.js';
+import { createAuthenticators } from './http/authenticate.js';
 import type { Logger } from './logging.js';
+import { TokenService } from './oauth/tokens.js';
 import { CredentialCache } from './security/credential-cache.js';
 import { openStorage } from './storage/open.js';
 
@@ -27,9 +28,9 @@ export async function createDeps(
       properties: await readProperties(storage.config, secretKey),
       logger,
     });
-    const authenticator = await ApiClientAuthenticator.create(
+    const authenticators = await createAuthenticators(
       storage.config,
-      new CredentialCache(config.server.credential_cache_ttl_seconds * 1000),
+      () => new CredentialCache(config.server.credential_cache_ttl_seconds * 1000),
       config.server.scrypt_log_n,
     );
     const purge = setInterval(() => {
@@ -41,7 +42,8 @@ export async function createDeps(
     return {
       storage,
       engine: running,
-      authenticator,
+      authenticators,
+      tokens: new TokenService(storage.tokens, config.oauth.refresh_token_ttl_seconds),
       logger,
       async close() {
         clearInterval(purge);

@@ -29,6 +29,14 @@ export const ERROR_REGISTRY = {
     status: 403,
     description: 'The specified IdP is disabled.',
   },
+  invalid_transaction: {
+    status: 400,
+    description: 'The transaction is missing, expired, already used, or was made for another IdP or client.',
+  },
+  invalid_scope: {
+    status: 400,
+    description: 'A requested scope is not allowed for this application.',
+  },
   not_found: {
     status: 404,
     description: 'The requested resource does not exist.',

@@ -36,6 +36,19 @@ const serverSchema = z.strictObject({
   trust_request_id: z.boolean().default(false),
 });
 
+/** Custom registration's OAuth side: transactions and tokens. */
+const oauthSchema = z.strictObject({
+  /** `iss` of id_tokens; default `http://<host>:<port>`. */
+  issuer: z.url().optional(),
+  /** How long a two_step transaction from `init` stays valid for `complete`. */
+  transaction_ttl_seconds: z.int().min(10).max(3600).default(300),
+  refresh_token_ttl_seconds: z
+    .int()
+    .min(60)
+    .max(31_536_000)
+    .default(30 * 86_400),
+});
+
 const storageSchema = z.strictObject({
   /** `sqlite:PATH`; default `sqlite:<REGISTRAR_DATA_DIR>/registrar.db`. */
   url: z
@@ -139,6 +152,7 @@ const propertySchema = z.strictObject({
 export const configFileSchema = z
   .strictObject({
     server: serverSchema.prefault({}),
+    oauth: oauthSchema.prefault({}),
     storage: storageSchema.prefault({}),
     cache: cacheSchema.prefault({}),
     engine: engineSchema.prefault({}),

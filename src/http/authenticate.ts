@@ -3,28 +3,33 @@ import type { ApiScope } from '../config/schema.js';
 import { RegistrarError } from '../errors.js';
 import type { CredentialCache } from '../security/credential-cache.js';
 import { hashSecret } from '../security/secret-hash.js';
-import type { ApiClientRecord, ConfigStore } from '../storage/types.js';
+import type { ApiClientRecord, ApplicationRecord, ConfigStore } from '../storage/types.js';
 import type { ClientCredentials } from './client-credentials.js';
 
 /**
- * Checks API client credentials and scopes. An unknown client id costs the same
- * scrypt work as a wrong secret, so response times do not reveal which ids exist.
+ * Checks client credentials against one kind of stored client (API clients or
+ * applications). An unknown client id costs the same scrypt work as a wrong secret,
+ * so response times do not reveal which ids exist.
  */
-export class ApiClientAuthenticator {
+export class ClientAuthenticator<T extends { secret_hash: string }> {
   private constructor(
-    private readonly store: ConfigStore,
+    private readonly lookup: (clientId: string) => Promise<T | undefined>,
     private readonly credentials: CredentialCache,
     private readonly decoyHash: string,
   ) {}
 
-  static async create(store: ConfigStore, credentials: CredentialCache, scryptLogN: number) {
+  static async create<T extends { secret_hash: string }>(
+    lookup: (clientId: string) => Promise<T | undefined>,
+    credentials: CredentialCache,
+    scryptLogN: number,
+  ): Promise<ClientAuthenticator<T>> {
     const decoyHash = await hashSecret(randomBytes(16).toString('hex'), scryptLogN);
-    return new ApiClientAuthenticator(store, credentials, decoyHash);
+    return new ClientAuthenticator(lookup, credentials, decoyHash);
   }
 
   /** The client, when the credentials are valid; `invalid_client` otherwise. */
-  async authenticate(presented: ClientCredentials): Promise<ApiClientRecord> {
-    const client = await this.store.getApiClient(presented.clientId);
+  async authenticate(presented: ClientCredentials): Promise<T> {
+    const client = await this.lookup(presented.clientId);
     const ok = await this.credentials.verify(
       presented.clientId,
       presented.clientSecret,
@@ -33,9 +38,24 @@ export class ApiClientAuthenticator {
     if (!client || !ok) throw new RegistrarError('invalid_client');
     return client;
   }
+}
 
-  /** `insufficient_permissions` unless the client holds `scope`. */
-  static requireScope(client: ApiClientRecord, scope: ApiScope): void {
-    if (!client.scopes.includes(scope)) throw new RegistrarError('insufficient_permissions');
-  }
+export type ApiClientAuthenticator = ClientAuthenticator<ApiClientRecord>;
+export type ApplicationAuthenticator = ClientAuthenticator<ApplicationRecord>;
+
+/** Authenticators for API clients and for applications, each with its own credential cache. */
+export async function createAuthenticators(
+  store: ConfigStore,
+  makeCache: () => CredentialCache,
+  scryptLogN: number,
+): Promise<{ apiClients: ApiClientAuthenticator; applications: ApplicationAuthenticator }> {
+  return {
+    apiClients: await ClientAuthenticator.create((id) => store.getApiClient(id), makeCache(), scryptLogN),
+    applications: await ClientAuthenticator.create((id) => store.getApplication(id), makeCache(), scryptLogN),
+  };
+}
+
+/** `insufficient_permissions` unless the API client holds `scope`. */
+export function requireScope(client: ApiClientRecord, scope: ApiScope): void {
+  if (!client.scopes.includes(scope)) throw new RegistrarError('insufficient_permissions');
 }

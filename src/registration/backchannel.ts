@@ -3,7 +3,7 @@ import type { EngineConfig } from '../config/schema.js';
 import type { ScriptEngine } from '../engine/engine.js';
 import { effectiveLimits } from '../engine/limits.js';
 import { RegistrarError } from '../errors.js';
-import { ApiClientAuthenticator } from '../http/authenticate.js';
+import { type ApiClientAuthenticator, requireScope } from '../http/authenticate.js';
 import { readClientCredentials } from '../http/client-credentials.js';
 import { JSON_CONTENT_TYPE } from '../http/errors.js';
 import type { ConfigStore } from '../storage/types.js';
@@ -34,7 +34,7 @@ export async function backchannelRoute(app: FastifyInstance, deps: BackchannelDe
     const client = await deps.authenticator.authenticate(
       readClientCredentials(request.headers.authorization, body.form),
     );
-    ApiClientAuthenticator.requireScope(client, 'user_registration');
+    requireScope(client, 'user_registration');
     const idp = await findEnabledIdentityProvider(deps.store, request.params.idp);
     const script = idp.scripts.backchannel;
     if (!script) {

@@ -1,0 +1,164 @@
+import type { FastifyInstance } from 'fastify';
+import type { EngineConfig } from '../config/schema.js';
+import type { ScriptEngine } from '../engine/engine.js';
+import { effectiveLimits } from '../engine/limits.js';
+import { RegistrarError } from '../errors.js';
+import type { ApplicationAuthenticator } from '../http/authenticate.js';
+import { JSON_CONTENT_TYPE } from '../http/errors.js';
+import type { IssuedTokens, RegisteredUser, TokenService } from '../oauth/tokens.js';
+import type {
+  ApplicationRecord,
+  ConfigStore,
+  IdentityProviderRecord,
+  TransactionStore,
+} from '../storage/types.js';
+import {
+  authenticateApplication,
+  bodyObject,
+  findIdentityProviderFor,
+  optionalString,
+} from './application-request.js';
+
+/** Signs id_tokens, when the installation has a signer. */
+export interface IdTokenIssuer {
+  sign(
+    claims: { sub: string; aud: string; amr: string[] } & Record<string, unknown>,
+    ttlSeconds: number,
+  ): Promise<string>;
+}
+
+export interface CompleteDeps {
+  store: ConfigStore;
+  transactions: TransactionStore;
+  engine: ScriptEngine;
+  authenticator: ApplicationAuthenticator;
+  tokens: TokenService;
+  idTokens?: IdTokenIssuer;
+  engineConfig: EngineConfig;
+}
+
+const isSuccess = (status: number) => status >= 2000 && status <= 2999;
+
+/**
+ * `POST /oauth/custom-registration/{idp}/complete` (SPEC §4): checks the transaction
+ * (two_step) and the scopes, runs the complete script, and on a 2xxx status with a
+ * `user.id` issues tokens. A 4xxx/5xxx status is HTTP 200 without tokens.
+ */
+export async function completeRoute(app: FastifyInstance, deps: CompleteDeps): Promise<void> {
+  app.post<{ Params: { idp: string } }>(
+    '/oauth/custom-registration/:idp/complete',
+    async (request, reply) => {
+      const body = bodyObject(request.body);
+      const data = optionalString(body, 'data');
+      const transactionId = optionalString(body, 'transaction_id');
+      const requestedScopes = scopeList(body.scope);
+      const hookParams = hookContextParams(body.hook_context_custom_params);
+      const application = await authenticateApplication(request, deps.authenticator);
+      const idp = await findIdentityProviderFor(deps.store, request.params.idp, application);
+      const scopes = grantedScopes(application, requestedScopes);
+      const registrationData = await consumeTransaction(deps.transactions, idp, application, transactionId);
+      const script = idp.scripts.complete;
+      if (!script) {
+        throw new RegistrarError('internal_server_error', undefined, {
+          cause: new Error(`${idp.id} has no complete script`),
+        });
+      }
+      const outcome = await deps.engine.execute({
+        idpId: idp.id,
+        kind: 'complete',
+        script,
+        limits: effectiveLimits(deps.engineConfig, idp.limits),
+        args: [data, null, registrationData, hookParams],
+        requestId: request.id,
+      });
+      if (!outcome.ok) throw new RegistrarError('internal_server_error', undefined, { logged: true });
+      const { status, responsePayload } = outcome.result;
+      const answer: { status: number; data?: string; oauth_token?: IssuedTokens & { id_token?: string } } = {
+        status,
+      };
+      if (responsePayload !== undefined) answer.data = responsePayload;
+      if (isSuccess(status)) {
+        const user = registeredUser(outcome.result.user);
+        if (!user) {
+          request.log.error(
+            { idp: idp.id },
+            'complete script returned a 2xxx status without a string user.id',
+          );
+          throw new RegistrarError('internal_server_error', undefined, { logged: true });
+        }
+        const tokens: IssuedTokens & { id_token?: string } = await deps.tokens.issue(
+          application,
+          idp.id,
+          user,
+          scopes,
+        );
+        if (deps.idTokens && scopes.includes('openid')) {
+          tokens.id_token = await deps.idTokens.sign(
+            { ...user.details, sub: user.id, aud: application.client_id, amr: user.amr },
+            application.access_token_ttl_seconds,
+          );
+        }
+        answer.oauth_token = tokens;
+      }
+      return reply.code(200).type(JSON_CONTENT_TYPE).send(JSON.stringify(answer));
+    },
+  );
+}
+
+/** `scope` as an array of strings (absent → null). */
+function scopeList(value: unknown): string[] | null {
+  if (value === undefined) return null;
+  if (!Array.isArray(value) || !value.every((s) => typeof s === 'string')) {
+    throw new RegistrarError('invalid_request', 'scope must be an array of strings');
+  }
+  return value;
+}
+
+/** `hook_context_custom_params`: an object of string arrays, passed to the script as its 4th argument. */
+function hookContextParams(value: unknown): Record<string, string[]> | null {
+  if (value === undefined || value === null) return null;
+  const valid =
+    typeof value === 'object' &&
+    !Array.isArray(value) &&
+    Object.values(value).every((v) => Array.isArray(v) && v.every((s) => typeof s === 'string'));
+  if (!valid)
+    throw new RegistrarError('invalid_request', 'hook_context_custom_params must map names to string arrays');
+  return value as Record<string, string[]>;
+}
+
+/** The requested scopes (or the application's defaults); `invalid_scope` when one is not allowed. */
+function grantedScopes(application: ApplicationRecord, requested: string[] | null): string[] {
+  if (requested === null) return [...application.default_scopes];
+  const unknown = requested.filter((s) => !application.scopes.includes(s));
+  if (unknown.length > 0) throw new RegistrarError('invalid_scope', `not allowed: ${unknown.join(' ')}`);
+  return [...new Set(requested)];
+}
+
+/**
+ * For a two_step IdP, consumes the transaction (single use, atomically) and returns
+ * its registration data; a missing, unknown, expired, replayed, or foreign one is
+ * `invalid_transaction`. One_step IdPs have none.
+ */
+async function consumeTransaction(
+  transactions: TransactionStore,
+  idp: IdentityProviderRecord,
+  application: ApplicationRecord,
+  transactionId: string | null,
+): Promise<string | null> {
+  if (idp.flow !== 'two_step') return null;
+  if (transactionId === null) throw new RegistrarError('invalid_transaction', 'transaction_id is required');
+  const transaction = await transactions.consume(transactionId);
+  if (!transaction || transaction.idp_id !== idp.id || transaction.client_id !== application.client_id) {
+    throw new RegistrarError('invalid_transaction');
+  }
+  return transaction.registration_data;
+}
+
+/** The script's `user`: `id` must be a string; `amr` an array of strings; the rest are attributes. */
+function registeredUser(value: unknown): RegisteredUser | undefined {
+  if (value === null || typeof value !== 'object' || Array.isArray(value)) return undefined;
+  const { id, amr, ...details } = value as Record<string, unknown>;
+  if (typeof id !== 'string' || id === '') return undefined;
+  const methods = Array.isArray(amr) ? amr.filter((m): m is string => typeof m === 'string') : [];
+  return { id, amr: methods, details };
+}

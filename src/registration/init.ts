@@ -1,0 +1,78 @@
+import { randomBytes } from 'node:crypto';
+import type { FastifyInstance } from 'fastify';
+import type { EngineConfig } from '../config/schema.js';
+import type { ScriptEngine } from '../engine/engine.js';
+import { effectiveLimits } from '../engine/limits.js';
+import { RegistrarError } from '../errors.js';
+import type { ApplicationAuthenticator } from '../http/authenticate.js';
+import { JSON_CONTENT_TYPE } from '../http/errors.js';
+import type { ConfigStore, TransactionStore } from '../storage/types.js';
+import {
+  authenticateApplication,
+  bodyObject,
+  findIdentityProviderFor,
+  optionalString,
+} from './application-request.js';
+
+export interface InitDeps {
+  store: ConfigStore;
+  transactions: TransactionStore;
+  engine: ScriptEngine;
+  authenticator: ApplicationAuthenticator;
+  engineConfig: EngineConfig;
+  transactionTtlSeconds: number;
+}
+
+const isSuccess = (status: number) => status >= 2000 && status <= 2999;
+
+/**
+ * `POST /oauth/custom-registration/{idp}/init` (SPEC §4): two_step IdPs only. Runs
+ * the init script with `data`; on a 2xxx status creates a single-use transaction
+ * bound to the IdP and the application and returns its id.
+ */
+export async function initRoute(app: FastifyInstance, deps: InitDeps): Promise<void> {
+  app.post<{ Params: { idp: string } }>('/oauth/custom-registration/:idp/init', async (request, reply) => {
+    const body = bodyObject(request.body);
+    const data = optionalString(body, 'data');
+    const application = await authenticateApplication(request, deps.authenticator);
+    const idp = await findIdentityProviderFor(deps.store, request.params.idp, application);
+    if (idp.flow !== 'two_step') {
+      throw new RegistrarError('invalid_request', 'init is only for two_step identity providers');
+    }
+    const script = idp.scripts.init;
+    if (!script) {
+      throw new RegistrarError('internal_server_error', undefined, {
+        cause: new Error(`${idp.id} has no init script`),
+      });
+    }
+    const outcome = await deps.engine.execute({
+      idpId: idp.id,
+      kind: 'init',
+      script,
+      limits: effectiveLimits(deps.engineConfig, idp.limits),
+      args: [data, null, null, null],
+      requestId: request.id,
+    });
+    if (!outcome.ok) throw new RegistrarError('internal_server_error', undefined, { logged: true });
+    const { status, responsePayload, registrationData } = outcome.result;
+    let transactionId: string | undefined;
+    if (isSuccess(status)) {
+      transactionId = randomBytes(24).toString('base64url');
+      const now = Date.now();
+      await deps.transactions.create({
+        id: transactionId,
+        idp_id: idp.id,
+        client_id: application.client_id,
+        registration_data: registrationData ?? null,
+        created_at: now,
+        expires_at: now + deps.transactionTtlSeconds * 1000,
+      });
+    }
+    const answer = {
+      ...(transactionId === undefined ? {} : { transaction_id: transactionId }),
+      status,
+      ...(responsePayload === undefined ? {} : { data: responsePayload }),
+    };
+    return reply.code(200).type(JSON_CONTENT_TYPE).send(JSON.stringify(answer));
+  });
+}
