@@ -6,6 +6,7 @@ import { installErrorHandling } from './http/errors.js';
 import { healthRoutes } from './http/health.js';
 import { requestIdGenerator } from './http/request-id.js';
 import type { Logger } from './logging.js';
+import { tokenRoutes } from './oauth/token-routes.js';
 import type { TokenService } from './oauth/tokens.js';
 import { backchannelRoute } from './registration/backchannel.js';
 import { completeRoute } from './registration/complete.js';
@@ -68,5 +69,10 @@ export function buildApp(config: RegistrarConfig, deps: AppDeps): FastifyInstanc
   };
   app.register(initRoute, { ...registration, transactionTtlSeconds: config.oauth.transaction_ttl_seconds });
   app.register(completeRoute, { ...registration, tokens: deps.tokens });
+  app.register(tokenRoutes, {
+    tokens: deps.tokens,
+    applications: deps.authenticators.applications,
+    apiClients: deps.authenticators.apiClients,
+  });
   return app;
 }

@@ -37,6 +37,14 @@ export const ERROR_REGISTRY = {
     status: 400,
     description: 'A requested scope is not allowed for this application.',
   },
+  invalid_grant: {
+    status: 400,
+    description: 'The refresh token is invalid, expired, revoked, already used, or was issued to another client.',
+  },
+  unsupported_grant_type: {
+    status: 400,
+    description: 'The grant type is not supported.',
+  },
   not_found: {
     status: 404,
     description: 'The requested resource does not exist.',

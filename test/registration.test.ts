@@ -157,3 +157,174 @@ describe('custom registration: init and complete', () => {
     expectError(await post('no-user/complete', {}), 500, 'internal_server_error');
   });
 });
+
+describe('tokens: refresh rotation, introspection, revocation', () => {
+  let r: TestRegistrar;
+  const INTROSPECTOR = { client_id: 'resource-server', client_secret: 'rs-secret' } as const;
+
+  before(async () => {
+    r = await startRegistrar({
+      api_clients: [
+        { ...INTROSPECTOR, scopes: ['token_introspection'] },
+        { client_id: 'no-introspection', client_secret: 'x-secret', scopes: ['user_registration'] },
+      ],
+      identity_providers: [
+        idp('direct', {
+          complete:
+            'function execute(p) { return { status: 2000, user: { id: "user-" + p, amr: ["mfa"], given_name: "Ada" } }; }',
+        }),
+      ],
+      applications: [
+        {
+          ...MOBILE,
+          identity_providers: ['direct'],
+          scopes: ['read', 'write'],
+          default_scopes: ['read'],
+          refresh_tokens: true,
+        },
+        { ...OTHER_APP, identity_providers: ['direct'], scopes: ['read'], refresh_tokens: true },
+      ],
+    });
+  });
+  after(() => r.close());
+
+  const form = (
+    path: string,
+    fields: Record<string, string>,
+    auth?: { client_id: string; client_secret: string },
+  ) =>
+    r.app.inject({
+      method: 'POST',
+      url: path,
+      headers: {
+        'content-type': 'application/x-www-form-urlencoded',
+        ...(auth ? { authorization: basic(auth.client_id, auth.client_secret) } : {}),
+      },
+      payload: new URLSearchParams(fields).toString(),
+    });
+  const register = async (app: { client_id: string; client_secret: string } = MOBILE, user = 'a') => {
+    const res = await r.app.inject({
+      method: 'POST',
+      url: '/oauth/custom-registration/direct/complete',
+      headers: { authorization: basic(app.client_id, app.client_secret), 'content-type': 'application/json' },
+      payload: JSON.stringify({ data: user }),
+    });
+    assert.equal(res.statusCode, 200, res.body);
+    return res.json().oauth_token as { access_token: string; refresh_token: string };
+  };
+  const introspect = async (token: string) =>
+    (await form('/oauth/introspect', { token }, INTROSPECTOR)).json() as Record<string, unknown>;
+  const refresh = (token: string, app: { client_id: string; client_secret: string } = MOBILE) =>
+    form('/oauth/token', { grant_type: 'refresh_token', refresh_token: token }, app);
+
+  test('introspection of an active access token (RFC 7662)', async () => {
+    const tokens = await register(MOBILE, 'intro');
+    const info = await introspect(tokens.access_token);
+    assert.equal(info.active, true);
+    assert.equal(info.scope, 'read');
+    assert.equal(info.client_id, 'mobile');
+    assert.equal(info.sub, 'user-intro');
+    assert.deepEqual(info.amr, ['mfa']);
+    assert.deepEqual(info.user_details, { given_name: 'Ada' });
+    assert.equal(typeof info.exp, 'number');
+    assert.ok((info.exp as number) > (info.iat as number), 'exp after iat');
+    assert.deepEqual(await introspect('not-a-token'), { active: false });
+  });
+
+  test('introspection needs scope token_introspection and a token', async () => {
+    const tokens = await register();
+    const denied = await form(
+      '/oauth/introspect',
+      { token: tokens.access_token },
+      {
+        client_id: 'no-introspection',
+        client_secret: 'x-secret',
+      },
+    );
+    assert.equal(denied.statusCode, 403);
+    assert.equal(denied.json().error, 'insufficient_permissions');
+    const missing = await form('/oauth/introspect', {}, INTROSPECTOR);
+    assert.equal(missing.json().error, 'invalid_request');
+    const noClient = await form('/oauth/introspect', { token: tokens.access_token });
+    assert.equal(noClient.json().error, 'invalid_client');
+  });
+
+  test('a refresh token rotates: new tokens, the old refresh token is spent', async () => {
+    const first = await register();
+    const res = await refresh(first.refresh_token);
+    assert.equal(res.statusCode, 200, res.body);
+    const second = res.json();
+    assert.equal(second.token_type, 'bearer');
+    assert.equal(second.scope, 'read');
+    assert.notEqual(second.refresh_token, first.refresh_token);
+    assert.equal((await introspect(second.access_token)).active, true);
+    assert.equal((await introspect(first.refresh_token)).active, false, 'the used refresh token is spent');
+  });
+
+  test('reusing a rotated refresh token revokes the whole family', async () => {
+    const first = await register();
+    const second = (await refresh(first.refresh_token)).json();
+    const replay = await refresh(first.refresh_token);
+    assert.equal(replay.statusCode, 400);
+    assert.equal(replay.json().error, 'invalid_grant');
+    assert.equal((await introspect(second.access_token)).active, false, 'the newer access token is revoked');
+    assert.equal(
+      (await refresh(second.refresh_token)).json().error,
+      'invalid_grant',
+      'and the newer refresh token',
+    );
+    assert.equal((await introspect(first.access_token)).active, false, 'and the first access token');
+  });
+
+  test('a refresh token of another application is invalid_grant and stays usable by its owner', async () => {
+    const theirs = await register(OTHER_APP);
+    assert.equal((await refresh(theirs.refresh_token, MOBILE)).json().error, 'invalid_grant');
+    assert.equal((await refresh(theirs.refresh_token, OTHER_APP)).statusCode, 200);
+  });
+
+  test('token endpoint errors: unsupported_grant_type, invalid_request, invalid_client', async () => {
+    assert.equal(
+      (await form('/oauth/token', { grant_type: 'password' }, MOBILE)).json().error,
+      'unsupported_grant_type',
+    );
+    assert.equal((await form('/oauth/token', {}, MOBILE)).json().error, 'invalid_request');
+    assert.equal(
+      (await form('/oauth/token', { grant_type: 'refresh_token' }, MOBILE)).json().error,
+      'invalid_request',
+    );
+    const badClient = await refresh('x', { client_id: 'mobile', client_secret: 'nope' });
+    assert.equal(badClient.json().error, 'invalid_client');
+    const viaForm = await form('/oauth/token', {
+      grant_type: 'refresh_token',
+      refresh_token: (await register()).refresh_token,
+      client_id: MOBILE.client_id,
+      client_secret: MOBILE.client_secret,
+    });
+    assert.equal(viaForm.statusCode, 200, 'form client credentials work too');
+  });
+
+  test('revocation (RFC 7009): an access token alone; a refresh token with its grant; others untouched', async () => {
+    const a = await register();
+    assert.equal((await form('/oauth/revoke', { token: a.access_token }, MOBILE)).statusCode, 200);
+    assert.equal((await introspect(a.access_token)).active, false);
+    assert.equal(
+      (await introspect(a.refresh_token)).active,
+      true,
+      'revoking an access token keeps the refresh token',
+    );
+
+    const b = await register();
+    await form('/oauth/revoke', { token: b.refresh_token }, MOBILE);
+    assert.equal((await introspect(b.access_token)).active, false, 'the grant goes with its refresh token');
+
+    const theirs = await register(OTHER_APP);
+    const foreign = await form('/oauth/revoke', { token: theirs.access_token }, MOBILE);
+    assert.equal(foreign.statusCode, 200, 'always 200');
+    assert.equal(
+      (await introspect(theirs.access_token)).active,
+      true,
+      'another application cannot revoke it',
+    );
+    assert.equal((await form('/oauth/revoke', { token: 'unknown' }, MOBILE)).statusCode, 200);
+  });
+});

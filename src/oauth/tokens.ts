@@ -59,6 +59,52 @@ export class TokenService {
     return issued;
   }
 
+  /**
+   * Rotates a refresh token presented by `application`: the old one is retired and a
+   * new access (and refresh) token of the same grant is issued. Undefined when the
+   * token is not a live refresh token of this application; presenting one that was
+   * already used or revoked revokes its whole family.
+   */
+  async refresh(
+    application: ApplicationRecord,
+    value: string,
+  ): Promise<(IssuedTokens & { scope: string }) | undefined> {
+    const hash = tokenHash(value);
+    const live = await this.store.findLive(hash);
+    if (!live) {
+      await this.store.rotate(hash, []); // a replay of a used token revokes its family
+      return undefined;
+    }
+    if (live.kind !== 'refresh' || live.client_id !== application.client_id) return undefined;
+    const { records, issued } = this.make(
+      application,
+      live.idp_id,
+      live.sub,
+      live.amr,
+      live.user_details,
+      live.scopes,
+      live.family_id,
+    );
+    const result = await this.store.rotate(hash, records);
+    return result.outcome === 'rotated' ? { ...issued, scope: live.scopes.join(' ') } : undefined;
+  }
+
+  /** The live token with this value, if any. */
+  find(value: string): Promise<TokenRecord | undefined> {
+    return this.store.findLive(tokenHash(value));
+  }
+
+  /**
+   * Revokes a token of `application` (RFC 7009): a refresh token takes its whole grant
+   * with it. Tokens of other applications, and unknown ones, are left alone.
+   */
+  async revoke(application: ApplicationRecord, value: string): Promise<void> {
+    const token = await this.find(value);
+    if (!token || token.client_id !== application.client_id) return;
+    if (token.kind === 'refresh') await this.store.revokeFamily(token.family_id);
+    else await this.store.revoke(token.hash);
+  }
+
   private make(
     application: ApplicationRecord,
     idpId: string,
