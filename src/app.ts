@@ -6,6 +6,8 @@ import { installErrorHandling } from './http/errors.js';
 import { healthRoutes } from './http/health.js';
 import { requestIdGenerator } from './http/request-id.js';
 import type { Logger } from './logging.js';
+import type { IdTokenSigner } from './oauth/id-token.js';
+import { jwksRoute } from './oauth/jwks-route.js';
 import { tokenRoutes } from './oauth/token-routes.js';
 import type { TokenService } from './oauth/tokens.js';
 import { backchannelRoute } from './registration/backchannel.js';
@@ -19,6 +21,8 @@ export interface AppDeps {
   engine: ScriptEngine;
   authenticators: { apiClients: ApiClientAuthenticator; applications: ApplicationAuthenticator };
   tokens: TokenService;
+  /** Signs id_tokens; its public keys are served at /oauth/jwks. */
+  signer: IdTokenSigner;
   logger: Logger;
   close(): Promise<void>;
 }
@@ -68,7 +72,8 @@ export function buildApp(config: RegistrarConfig, deps: AppDeps): FastifyInstanc
     engineConfig: config.engine,
   };
   app.register(initRoute, { ...registration, transactionTtlSeconds: config.oauth.transaction_ttl_seconds });
-  app.register(completeRoute, { ...registration, tokens: deps.tokens });
+  app.register(completeRoute, { ...registration, tokens: deps.tokens, idTokens: deps.signer });
+  app.register(jwksRoute, { signer: deps.signer });
   app.register(tokenRoutes, {
     tokens: deps.tokens,
     applications: deps.authenticators.applications,

@@ -4,6 +4,7 @@ import type { RegistrarConfig } from './config/load.js';
 import { ScriptEngine } from './engine/engine.js';
 import { createAuthenticators } from './http/authenticate.js';
 import type { Logger } from './logging.js';
+import { IdTokenSigner } from './oauth/id-token.js';
 import { TokenService } from './oauth/tokens.js';
 import { CredentialCache } from './security/credential-cache.js';
 import { openStorage } from './storage/open.js';
@@ -21,6 +22,9 @@ export async function createDeps(
   let engine: ScriptEngine | undefined;
   try {
     await applyConfig(config, storage.config, secretKey, logger);
+    const signer = await IdTokenSigner.load(storage.signingKeys, secretKey, {
+      issuer: config.oauth.issuer ?? `http://${config.server.host}:${config.server.port}`,
+    });
     engine = await ScriptEngine.start({
       engine: config.engine,
       cacheUrl: config.cache.url,
@@ -44,6 +48,7 @@ export async function createDeps(
       engine: running,
       authenticators,
       tokens: new TokenService(storage.tokens, config.oauth.refresh_token_ttl_seconds),
+      signer,
       logger,
       async close() {
         clearInterval(purge);

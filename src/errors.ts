@@ -39,7 +39,8 @@ export const ERROR_REGISTRY = {
   },
   invalid_grant: {
     status: 400,
-    description: 'The refresh token is invalid, expired, revoked, already used, or was issued to another client.',
+    description:
+      'The refresh token is invalid, expired, revoked, already used, or was issued to another client.',
   },
   unsupported_grant_type: {
     status: 400,

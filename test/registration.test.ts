@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
+import { createLocalJWKSet, jwtVerify } from 'jose';
 import { tokenHash } from '../src/oauth/tokens.js';
 import { backchannel, basic, idp, startRegistrar, type TestRegistrar } from './helpers/registrar.js';
 
@@ -107,6 +108,27 @@ describe('custom registration: init and complete', () => {
     assert.deepEqual(stored?.amr, ['pwd']);
     assert.deepEqual(stored?.user_details, { email: 'u@example.com' });
     expectError(await post('two/complete', { transaction_id }), 400, 'invalid_transaction');
+  });
+
+  test('with openid in scope, complete returns an id_token that verifies against /oauth/jwks', async () => {
+    const { transaction_id } = (await post('two/init', { data: 'id' })).json();
+    const res = await post('two/complete', { transaction_id, scope: ['openid'] });
+    const idToken = res.json().oauth_token.id_token as string;
+    assert.equal(typeof idToken, 'string', res.body);
+    const jwks = await r.app.inject({ method: 'GET', url: '/oauth/jwks' });
+    assert.equal(jwks.statusCode, 200);
+    const { payload, protectedHeader } = await jwtVerify(idToken, createLocalJWKSet(jwks.json()), {
+      issuer: r.config.oauth.issuer ?? `http://${r.config.server.host}:${r.config.server.port}`,
+      audience: 'mobile',
+    });
+    assert.equal(protectedHeader.alg, 'ES256');
+    assert.equal(payload.sub, 'two-step-user');
+    assert.deepEqual(payload.amr, ['pwd']);
+    assert.equal(payload.email, 'u@example.com');
+    assert.ok(typeof payload.exp === 'number' && typeof payload.iat === 'number', 'exp and iat');
+    const { transaction_id: again } = (await post('two/init', { data: 'id' })).json();
+    const withoutOpenid = await post('two/complete', { transaction_id: again, scope: ['read'] });
+    assert.equal(withoutOpenid.json().oauth_token.id_token, undefined, 'no id_token without openid');
   });
 
   test('a non-2xxx init status creates no transaction', async () => {

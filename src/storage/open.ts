@@ -1,14 +1,23 @@
 import { SqliteCacheStore } from './sqlite/cache-store.js';
 import { SqliteConfigStore } from './sqlite/config-store.js';
 import { openSqlite, sqlitePath } from './sqlite/database.js';
+import { SqliteSigningKeyStore } from './sqlite/signing-key-store.js';
 import { SqliteTokenStore } from './sqlite/token-store.js';
 import { SqliteTransactionStore } from './sqlite/transaction-store.js';
-import type { CacheStore, ConfigStore, SandboxCache, TokenStore, TransactionStore } from './types.js';
+import type {
+  CacheStore,
+  ConfigStore,
+  SandboxCache,
+  SigningKeyStore,
+  TokenStore,
+  TransactionStore,
+} from './types.js';
 
 /** The stores one Registrar process works with. */
 export interface Storage {
   config: ConfigStore;
   tokens: TokenStore;
+  signingKeys: SigningKeyStore;
   cache: CacheStore;
   /** Registration transactions live with the CACHE. */
   transactions: TransactionStore;
@@ -24,6 +33,7 @@ export function openStorage(urls: { storage: string; cache: string }): Storage {
   return {
     config: new SqliteConfigStore(db),
     tokens: new SqliteTokenStore(db),
+    signingKeys: new SqliteSigningKeyStore(db),
     cache,
     transactions: new SqliteTransactionStore(cacheDb),
     async close() {

@@ -177,3 +177,37 @@ export interface TokenStore {
   revokeFamily(familyId: string): Promise<number>;
   purgeExpired(): Promise<number>;
 }
+
+/** A key that signs id_tokens. The private half is stored only sealed. */
+export interface SigningKeyRecord {
+  /** Key id, the JWS `kid` (the RFC 7638 thumbprint of the public key). */
+  kid: string;
+  /** JWS algorithm, e.g. `ES256`. */
+  alg: string;
+  /** The private JWK as JSON, sealed with the secret key (associated data `signing-key:<kid>`). */
+  private_jwk_sealed: string;
+  /** The public JWK as JSON (no private members). */
+  public_jwk: string;
+  created_at: number;
+  /** True for the one key that signs new tokens; the others only verify. */
+  active: boolean;
+}
+
+/**
+ * id_token signing keys. Keys are never removed, so tokens signed with a retired key
+ * still verify. At most one key is active at any time, and every method is atomic.
+ */
+export interface SigningKeyStore {
+  /** Every key, oldest (`created_at`) first. */
+  list(): Promise<SigningKeyRecord[]>;
+  /**
+   * Stores a new key; rejects when `kid` exists. An `active` key becomes the one
+   * active key in the same step (any other is deactivated).
+   */
+  add(key: SigningKeyRecord): Promise<void>;
+  /**
+   * Makes `kid` the one active key, deactivating every other, in one atomic step.
+   * Rejects, changing nothing, when there is no such key.
+   */
+  activate(kid: string): Promise<void>;
+}

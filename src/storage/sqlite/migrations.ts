@@ -86,4 +86,15 @@ export const MIGRATIONS: readonly string[] = [
   CREATE INDEX tokens_family ON tokens (family_id);
   CREATE INDEX tokens_expiry ON tokens (expires_at);
   `,
+  `
+  CREATE TABLE signing_keys (
+    kid                TEXT PRIMARY KEY,
+    alg                TEXT NOT NULL,
+    private_jwk_sealed TEXT NOT NULL,
+    public_jwk         TEXT NOT NULL,
+    created_at         INTEGER NOT NULL,
+    active             INTEGER NOT NULL CHECK (active IN (0, 1))
+  );
+  CREATE UNIQUE INDEX signing_keys_one_active ON signing_keys (active) WHERE active = 1;
+  `,
 ];

@@ -1,0 +1,14 @@
+import type { FastifyInstance } from 'fastify';
+import { JSON_CONTENT_TYPE } from '../http/errors.js';
+import type { IdTokenSigner } from './id-token.js';
+
+/**
+ * `GET /oauth/jwks`: the public keys id_tokens are verified with, current and
+ * retired. Public and unauthenticated; caching is left to the app's global
+ * `Cache-Control: no-store`.
+ */
+export async function jwksRoute(app: FastifyInstance, deps: { signer: Pick<IdTokenSigner, 'jwks'> }) {
+  app.get('/oauth/jwks', async (_request, reply) =>
+    reply.type(JSON_CONTENT_TYPE).send(JSON.stringify(await deps.signer.jwks())),
+  );
+}
