@@ -592,7 +592,14 @@ describe('examples/registrar.yaml (the demo config)', () => {
     assert.equal(config.server.port, 8080);
     assert.deepEqual(
       config.api_clients.map((c) => [c.client_id, c.scopes]),
-      [['demo-portal', ['user_registration']]],
+      [
+        ['demo-portal', ['user_registration']],
+        ['demo-resource-server', ['token_introspection']],
+      ],
+    );
+    assert.deepEqual(
+      config.applications.map((a) => [a.client_id, a.identity_providers, a.scopes, a.refresh_tokens]),
+      [['demo-app', ['qr', 'echo'], ['openid', 'profile'], true]],
     );
     assert.deepEqual(
       config.identity_providers.map((i) => [i.id, i.flow, i.enabled, Object.keys(i.scripts).sort()]),

@@ -22,10 +22,23 @@ describe('custom registration: init and complete', () => {
 
   before(async () => {
     r = await startRegistrar({
+      api_clients: [
+        { client_id: 'portal', client_secret: 'portal-secret', scopes: ['user_registration'] },
+        { client_id: 'rs', client_secret: 'rs-secret', scopes: ['token_introspection'] },
+      ],
       identity_providers: [
         {
           id: 'qr',
           scripts: {
+            backchannel: 'scripts/published-qr-backchannel.js',
+            complete: 'scripts/published-qr-complete.js',
+          },
+        },
+        {
+          id: 'qr-two',
+          flow: 'two_step',
+          scripts: {
+            init: { source: 'function execute() { return { status: 2000 }; }' },
             backchannel: 'scripts/published-qr-backchannel.js',
             complete: 'scripts/published-qr-complete.js',
           },
@@ -38,7 +51,7 @@ describe('custom registration: init and complete', () => {
       applications: [
         {
           ...MOBILE,
-          identity_providers: ['qr', 'two', 'two-off', 'no-user'],
+          identity_providers: ['qr', 'qr-two', 'two', 'two-off', 'no-user'],
           scopes: ['openid', 'read', 'write'],
           default_scopes: ['read'],
           refresh_tokens: true,
@@ -85,6 +98,29 @@ describe('custom registration: init and complete', () => {
     const replay = await post('qr/complete', { data: qrId });
     assert.equal(replay.statusCode, 200);
     assert.deepEqual(replay.json(), { status: 5000 }, 'no tokens the second time');
+  });
+
+  test('the QR flow, two_step: portal backchannel → app init → complete with the QR id → tokens → introspection', async () => {
+    const portal = await backchannel(r.app, 'qr-two', JSON.stringify({ userId: 'bob' }));
+    const qrId = portal.json().data as string;
+    const { transaction_id } = (await post('qr-two/init', {})).json();
+    const res = await post('qr-two/complete', { transaction_id, data: qrId });
+    assert.equal(res.json().status, 2000, res.body);
+    const token = res.json().oauth_token.access_token as string;
+    const introspection = await r.app.inject({
+      method: 'POST',
+      url: '/oauth/introspect',
+      headers: {
+        'content-type': 'application/x-www-form-urlencoded',
+        authorization: basic('rs', 'rs-secret'),
+      },
+      payload: new URLSearchParams({ token }).toString(),
+    });
+    assert.equal(introspection.json().active, true, introspection.body);
+    assert.equal(introspection.json().sub, 'bob');
+    const { transaction_id: second } = (await post('qr-two/init', {})).json();
+    const replay = await post('qr-two/complete', { transaction_id: second, data: qrId });
+    assert.deepEqual(replay.json(), { status: 5000 }, 'the QR id is single use: no tokens');
   });
 
   test('two_step: init creates a transaction that complete consumes once, passing registration data and hook params', async () => {
