@@ -1,8 +1,9 @@
 /**
  * `npm run bench`: autocannon against the backchannel (a script that parses the
- * payload and writes CACHE) and against a baseline route in the same server process
- * (same Basic auth and JSON parsing, no script), interleaved round by round so both
- * see the same machine noise. Prints rps and p99 for each and their ratios.
+ * payload and writes CACHE), against complete (a script, then an access token issued
+ * and stored) and against a baseline route in the same server process (same Basic
+ * auth and JSON parsing, no script), interleaved round by round so all see the same
+ * machine noise. Prints rps, p99 and CPU per request for each, and ratios to the baseline.
  *
  * Env: BENCH_SECONDS (per run, default 5), BENCH_ROUNDS (default 3),
  * BENCH_CONNECTIONS (default 16), BENCH_ENGINE (JSON engine config for the server).
@@ -12,7 +13,7 @@ import { mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { availableParallelism, cpus, totalmem } from 'node:os';
 import { createInterface } from 'node:readline';
 import autocannon from 'autocannon';
-import { BENCH_CLIENT } from './fixtures.js';
+import { BENCH_APP, BENCH_CLIENT, basicAuth } from './fixtures.js';
 
 const seconds = Number(process.env.BENCH_SECONDS ?? 5);
 const rounds = Number(process.env.BENCH_ROUNDS ?? 3);
@@ -31,11 +32,12 @@ const { port, pid } = await new Promise<{ port: number; pid: number }>((resolve,
   createInterface({ input: server.stdout }).once('line', (line) => resolve(JSON.parse(line)));
 });
 
-const auth = `Basic ${Buffer.from(`${BENCH_CLIENT.client_id}:${BENCH_CLIENT.client_secret}`).toString('base64')}`;
 const body = JSON.stringify({ data: JSON.stringify({ userId: 'bench-user-42' }) });
 const targets = {
-  baseline: '/bench/baseline',
-  backchannel: '/oauth/api/v3/custom-registration/qr/backchannel',
+  baseline: { path: '/bench/baseline', auth: basicAuth(BENCH_CLIENT) },
+  backchannel: { path: '/oauth/api/v3/custom-registration/qr/backchannel', auth: basicAuth(BENCH_CLIENT) },
+  // A registration completed, with its access token issued and stored.
+  complete: { path: '/oauth/custom-registration/direct/complete', auth: basicAuth(BENCH_APP) },
 } as const;
 type Target = keyof typeof targets;
 
@@ -62,9 +64,9 @@ function cpuTimes(): { server: number; sandbox: number } {
 async function load(target: Target, duration: number) {
   const before = cpuTimes();
   const result = await autocannon({
-    url: `http://127.0.0.1:${port}${targets[target]}`,
+    url: `http://127.0.0.1:${port}${targets[target].path}`,
     method: 'POST',
-    headers: { authorization: auth, 'content-type': 'application/json' },
+    headers: { authorization: targets[target].auth, 'content-type': 'application/json' },
     body,
     connections,
     duration,
@@ -84,17 +86,17 @@ async function load(target: Target, duration: number) {
 }
 
 try {
-  // Warm up both paths (JIT, isolates, credential cache), then measure interleaved.
-  await load('baseline', 2);
-  await load('backchannel', 2);
-  const samples: Record<Target, Array<{ rps: number; p99: number; p50: number }>> = {
-    baseline: [],
-    backchannel: [],
-  };
+  // Warm up every path (JIT, isolates, credential caches), then measure interleaved,
+  // rotating the order each round so no route always runs first.
+  const order = Object.keys(targets) as Target[];
+  for (const target of order) await load(target, 2);
+  const samples = Object.fromEntries(order.map((t) => [t, []])) as unknown as Record<
+    Target,
+    Array<Awaited<ReturnType<typeof load>>>
+  >;
   for (let round = 0; round < rounds; round++) {
-    for (const target of (round % 2 === 0
-      ? ['baseline', 'backchannel']
-      : ['backchannel', 'baseline']) as Target[]) {
+    for (let i = 0; i < order.length; i++) {
+      const target = order[(i + round) % order.length] as Target;
       const sample = await load(target, seconds);
       samples[target].push(sample);
       console.log(
@@ -105,20 +107,30 @@ try {
   }
   const median = (values: number[]) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)] ?? 0;
   const summary = Object.fromEntries(
-    (Object.keys(samples) as Target[]).map((t) => [
+    order.map((t) => [
       t,
       { rps: median(samples[t].map((s) => s.rps)), p99: median(samples[t].map((s) => s.p99)) },
     ]),
   ) as Record<Target, { rps: number; p99: number }>;
-  const rpsRatio = summary.backchannel.rps / summary.baseline.rps;
-  const p99Ratio = summary.backchannel.p99 / Math.max(summary.baseline.p99, 1);
-  console.log('\n| route | rps (median) | p99 ms (median) |\n|---|---:|---:|');
-  for (const t of Object.keys(summary) as Target[]) {
-    console.log(`| ${t} | ${summary[t].rps.toFixed(0)} | ${summary[t].p99} |`);
-  }
-  console.log(
-    `\nbackchannel / baseline: rps ${rpsRatio.toFixed(2)}x (target >= 0.75x), p99 ${p99Ratio.toFixed(2)}x (target <= 1.5x)`,
+  const ratios = Object.fromEntries(
+    order
+      .filter((t) => t !== 'baseline')
+      .map((t) => [
+        t,
+        {
+          rps: summary[t].rps / summary.baseline.rps,
+          p99: summary[t].p99 / Math.max(summary.baseline.p99, 1),
+        },
+      ]),
   );
+  console.log('\n| route | rps (median) | p99 ms (median) |\n|---|---:|---:|');
+  for (const t of order) console.log(`| ${t} | ${summary[t].rps.toFixed(0)} | ${summary[t].p99} |`);
+  console.log('');
+  for (const [t, r] of Object.entries(ratios)) {
+    console.log(
+      `${t} / baseline: rps ${r.rps.toFixed(2)}x (target >= 0.75x), p99 ${r.p99.toFixed(2)}x (target <= 1.5x)`,
+    );
+  }
   console.log(
     `machine: ${cpus()[0]?.model ?? 'unknown'}, ${availableParallelism()} cores, ${(totalmem() / 2 ** 30).toFixed(0)} GiB, Node ${process.version}`,
   );
@@ -128,7 +140,7 @@ try {
   mkdirSync(new URL('./results/', import.meta.url), { recursive: true });
   writeFileSync(
     new URL(`./results/${new Date().toISOString().replace(/[:.]/g, '-')}.json`, import.meta.url),
-    JSON.stringify({ samples, summary, rpsRatio, p99Ratio, seconds, rounds, connections }, null, 2),
+    JSON.stringify({ samples, summary, ratios, seconds, rounds, connections }, null, 2),
   );
 } finally {
   server.kill('SIGTERM');

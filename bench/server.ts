@@ -17,7 +17,7 @@ import { JSON_CONTENT_TYPE } from '../src/http/errors.js';
 import { createLogger } from '../src/logging.js';
 import { parseBackchannelBody } from '../src/registration/backchannel-body.js';
 
-import { BENCH_CLIENT } from './fixtures.js';
+import { BENCH_APP, BENCH_CLIENT } from './fixtures.js';
 
 const QR_SCRIPT = `function execute(requestPayload) {
   var userId = JSON.parse(requestPayload).userId;
@@ -30,8 +30,20 @@ const dataDir = mkdtempSync(join(tmpdir(), 'registrar-bench-'));
 const config = parseConfig(
   {
     api_clients: [{ ...BENCH_CLIENT, scopes: ['user_registration'] }],
+    applications: [
+      { ...BENCH_APP, identity_providers: ['direct'], scopes: ['read'], default_scopes: ['read'] },
+    ],
     identity_providers: [
       { id: 'qr', scripts: { backchannel: { source: QR_SCRIPT }, complete: { source: QR_SCRIPT } } },
+      // complete with token issuance: the user comes from the payload, so every request registers.
+      {
+        id: 'direct',
+        scripts: {
+          complete: {
+            source: 'function execute(p) { return { status: 2000, user: { id: JSON.parse(p).userId } }; }',
+          },
+        },
+      },
     ],
     engine: JSON.parse(process.env.BENCH_ENGINE ?? '{}'),
   },
