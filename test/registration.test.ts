@@ -94,6 +94,17 @@ describe('custom registration: init and complete', () => {
     assert.equal(stored.sub, 'alice');
     assert.equal(stored.client_id, 'mobile');
     assert.deepEqual(stored.scopes, ['read'], 'the default scopes');
+    const introspection = await r.app.inject({
+      method: 'POST',
+      url: '/oauth/introspect',
+      headers: {
+        'content-type': 'application/x-www-form-urlencoded',
+        authorization: basic('rs', 'rs-secret'),
+      },
+      payload: new URLSearchParams({ token: body.oauth_token.access_token }).toString(),
+    });
+    assert.equal(introspection.json().active, true, introspection.body);
+    assert.equal(introspection.json().sub, 'alice');
 
     const replay = await post('qr/complete', { data: qrId });
     assert.equal(replay.statusCode, 200);
