@@ -70,6 +70,16 @@ describe('custom registration: init and complete', () => {
       headers: { authorization: basic(app.client_id, app.client_secret), 'content-type': 'application/json' },
       payload: JSON.stringify(body),
     });
+  const introspectAsRs = (token: string) =>
+    r.app.inject({
+      method: 'POST',
+      url: '/oauth/introspect',
+      headers: {
+        'content-type': 'application/x-www-form-urlencoded',
+        authorization: basic('rs', 'rs-secret'),
+      },
+      payload: new URLSearchParams({ token }).toString(),
+    });
   const expectError = (res: Awaited<ReturnType<typeof post>>, status: number, error: string) => {
     assert.equal(res.statusCode, status, res.body);
     assert.equal(res.json().error, error, res.body);
@@ -94,15 +104,7 @@ describe('custom registration: init and complete', () => {
     assert.equal(stored.sub, 'alice');
     assert.equal(stored.client_id, 'mobile');
     assert.deepEqual(stored.scopes, ['read'], 'the default scopes');
-    const introspection = await r.app.inject({
-      method: 'POST',
-      url: '/oauth/introspect',
-      headers: {
-        'content-type': 'application/x-www-form-urlencoded',
-        authorization: basic('rs', 'rs-secret'),
-      },
-      payload: new URLSearchParams({ token: body.oauth_token.access_token }).toString(),
-    });
+    const introspection = await introspectAsRs(body.oauth_token.access_token);
     assert.equal(introspection.json().active, true, introspection.body);
     assert.equal(introspection.json().sub, 'alice');
 
@@ -118,15 +120,7 @@ describe('custom registration: init and complete', () => {
     const res = await post('qr-two/complete', { transaction_id, data: qrId });
     assert.equal(res.json().status, 2000, res.body);
     const token = res.json().oauth_token.access_token as string;
-    const introspection = await r.app.inject({
-      method: 'POST',
-      url: '/oauth/introspect',
-      headers: {
-        'content-type': 'application/x-www-form-urlencoded',
-        authorization: basic('rs', 'rs-secret'),
-      },
-      payload: new URLSearchParams({ token }).toString(),
-    });
+    const introspection = await introspectAsRs(token);
     assert.equal(introspection.json().active, true, introspection.body);
     assert.equal(introspection.json().sub, 'bob');
     const { transaction_id: second } = (await post('qr-two/init', {})).json();

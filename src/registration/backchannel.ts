@@ -1,14 +1,13 @@
 import type { FastifyInstance } from 'fastify';
 import type { EngineConfig } from '../config/schema.js';
 import type { ScriptEngine } from '../engine/engine.js';
-import { effectiveLimits } from '../engine/limits.js';
-import { RegistrarError } from '../errors.js';
 import { type ApiClientAuthenticator, requireScope } from '../http/authenticate.js';
 import { readClientCredentials } from '../http/client-credentials.js';
 import { JSON_CONTENT_TYPE } from '../http/errors.js';
 import type { ConfigStore } from '../storage/types.js';
 import { parseBackchannelBody } from './backchannel-body.js';
 import { findEnabledIdentityProvider } from './identity-provider.js';
+import { runIdpScript } from './run-script.js';
 
 export interface BackchannelDeps {
   store: ConfigStore;
@@ -36,22 +35,14 @@ export async function backchannelRoute(app: FastifyInstance, deps: BackchannelDe
     );
     requireScope(client, 'user_registration');
     const idp = await findEnabledIdentityProvider(deps.store, request.params.idp);
-    const script = idp.scripts.backchannel;
-    if (!script) {
-      throw new RegistrarError('internal_server_error', undefined, {
-        cause: new Error(`identity provider ${idp.id} has no backchannel script`),
-      });
-    }
-    const outcome = await deps.engine.execute({
-      idpId: idp.id,
-      kind: 'backchannel',
-      script,
-      limits: effectiveLimits(deps.engineConfig, idp.limits),
-      args: [body.data, null, null, null],
-      requestId: request.id,
-    });
-    if (!outcome.ok) throw new RegistrarError('internal_server_error', undefined, { logged: true });
-    const { status, responsePayload } = outcome.result;
+    const { status, responsePayload } = await runIdpScript(
+      deps.engine,
+      deps.engineConfig,
+      idp,
+      'backchannel',
+      [body.data, null, null, null],
+      request.id,
+    );
     const answer = responsePayload === undefined ? { status } : { status, data: responsePayload };
     return reply.code(200).type(JSON_CONTENT_TYPE).send(JSON.stringify(answer));
   });

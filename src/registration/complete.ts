@@ -1,7 +1,6 @@
 import type { FastifyInstance } from 'fastify';
 import type { EngineConfig } from '../config/schema.js';
 import type { ScriptEngine } from '../engine/engine.js';
-import { effectiveLimits } from '../engine/limits.js';
 import { RegistrarError } from '../errors.js';
 import type { ApplicationAuthenticator } from '../http/authenticate.js';
 import { JSON_CONTENT_TYPE } from '../http/errors.js';
@@ -18,6 +17,7 @@ import {
   findIdentityProviderFor,
   optionalString,
 } from './application-request.js';
+import { runIdpScript } from './run-script.js';
 
 /** Signs id_tokens, when the installation has a signer. */
 export interface IdTokenIssuer {
@@ -57,28 +57,21 @@ export async function completeRoute(app: FastifyInstance, deps: CompleteDeps): P
       const idp = await findIdentityProviderFor(deps.store, request.params.idp, application);
       const scopes = grantedScopes(application, requestedScopes);
       const registrationData = await consumeTransaction(deps.transactions, idp, application, transactionId);
-      const script = idp.scripts.complete;
-      if (!script) {
-        throw new RegistrarError('internal_server_error', undefined, {
-          cause: new Error(`${idp.id} has no complete script`),
-        });
-      }
-      const outcome = await deps.engine.execute({
-        idpId: idp.id,
-        kind: 'complete',
-        script,
-        limits: effectiveLimits(deps.engineConfig, idp.limits),
-        args: [data, null, registrationData, hookParams],
-        requestId: request.id,
-      });
-      if (!outcome.ok) throw new RegistrarError('internal_server_error', undefined, { logged: true });
-      const { status, responsePayload } = outcome.result;
+      const result = await runIdpScript(
+        deps.engine,
+        deps.engineConfig,
+        idp,
+        'complete',
+        [data, null, registrationData, hookParams],
+        request.id,
+      );
+      const { status, responsePayload } = result;
       const answer: { status: number; data?: string; oauth_token?: IssuedTokens & { id_token?: string } } = {
         status,
       };
       if (responsePayload !== undefined) answer.data = responsePayload;
       if (isSuccess(status)) {
-        const user = registeredUser(outcome.result.user);
+        const user = registeredUser(result.user);
         if (!user) {
           request.log.error(
             { idp: idp.id },

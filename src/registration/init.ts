@@ -2,7 +2,6 @@ import { randomBytes } from 'node:crypto';
 import type { FastifyInstance } from 'fastify';
 import type { EngineConfig } from '../config/schema.js';
 import type { ScriptEngine } from '../engine/engine.js';
-import { effectiveLimits } from '../engine/limits.js';
 import { RegistrarError } from '../errors.js';
 import type { ApplicationAuthenticator } from '../http/authenticate.js';
 import { JSON_CONTENT_TYPE } from '../http/errors.js';
@@ -13,6 +12,7 @@ import {
   findIdentityProviderFor,
   optionalString,
 } from './application-request.js';
+import { runIdpScript } from './run-script.js';
 
 export interface InitDeps {
   store: ConfigStore;
@@ -39,22 +39,15 @@ export async function initRoute(app: FastifyInstance, deps: InitDeps): Promise<v
     if (idp.flow !== 'two_step') {
       throw new RegistrarError('invalid_request', 'init is only for two_step identity providers');
     }
-    const script = idp.scripts.init;
-    if (!script) {
-      throw new RegistrarError('internal_server_error', undefined, {
-        cause: new Error(`${idp.id} has no init script`),
-      });
-    }
-    const outcome = await deps.engine.execute({
-      idpId: idp.id,
-      kind: 'init',
-      script,
-      limits: effectiveLimits(deps.engineConfig, idp.limits),
-      args: [data, null, null, null],
-      requestId: request.id,
-    });
-    if (!outcome.ok) throw new RegistrarError('internal_server_error', undefined, { logged: true });
-    const { status, responsePayload, registrationData } = outcome.result;
+    const result = await runIdpScript(
+      deps.engine,
+      deps.engineConfig,
+      idp,
+      'init',
+      [data, null, null, null],
+      request.id,
+    );
+    const { status, responsePayload, registrationData } = result;
     let transactionId: string | undefined;
     if (isSuccess(status)) {
       transactionId = randomBytes(24).toString('base64url');

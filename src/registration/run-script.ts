@@ -1,0 +1,37 @@
+import type { EngineConfig, ScriptKind } from '../config/schema.js';
+import type { ScriptEngine } from '../engine/engine.js';
+import { effectiveLimits } from '../engine/limits.js';
+import type { ScriptArgs, ScriptResult } from '../engine/protocol.js';
+import { RegistrarError } from '../errors.js';
+import type { IdentityProviderRecord } from '../storage/types.js';
+
+/**
+ * Runs one of an IdP's scripts under the IdP's limits and returns what it returned.
+ * A missing script or a failed execution is `internal_server_error` (the engine has
+ * already logged the cause with the request id).
+ */
+export async function runIdpScript(
+  engine: ScriptEngine,
+  engineConfig: EngineConfig,
+  idp: IdentityProviderRecord,
+  kind: ScriptKind,
+  args: ScriptArgs,
+  requestId: string,
+): Promise<ScriptResult> {
+  const script = idp.scripts[kind];
+  if (!script) {
+    throw new RegistrarError('internal_server_error', undefined, {
+      cause: new Error(`identity provider ${idp.id} has no ${kind} script`),
+    });
+  }
+  const outcome = await engine.execute({
+    idpId: idp.id,
+    kind,
+    script,
+    limits: effectiveLimits(engineConfig, idp.limits),
+    args,
+    requestId,
+  });
+  if (!outcome.ok) throw new RegistrarError('internal_server_error', undefined, { logged: true });
+  return outcome.result;
+}
