@@ -17,7 +17,7 @@ import {
   findIdentityProviderFor,
   optionalString,
 } from './application-request.js';
-import { runIdpScript } from './run-script.js';
+import { isSuccessStatus, runIdpScript } from './run-script.js';
 
 /** Signs id_tokens, when the installation has a signer. */
 export interface IdTokenIssuer {
@@ -36,8 +36,6 @@ export interface CompleteDeps {
   idTokens?: IdTokenIssuer;
   engineConfig: EngineConfig;
 }
-
-const isSuccess = (status: number) => status >= 2000 && status <= 2999;
 
 /**
  * `POST /oauth/custom-registration/{idp}/complete` (SPEC §4): checks the transaction
@@ -70,7 +68,7 @@ export async function completeRoute(app: FastifyInstance, deps: CompleteDeps): P
         status,
       };
       if (responsePayload !== undefined) answer.data = responsePayload;
-      if (isSuccess(status)) {
+      if (isSuccessStatus(status)) {
         const user = registeredUser(result.user);
         if (!user) {
           request.log.error(

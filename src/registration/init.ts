@@ -12,7 +12,7 @@ import {
   findIdentityProviderFor,
   optionalString,
 } from './application-request.js';
-import { runIdpScript } from './run-script.js';
+import { isSuccessStatus, runIdpScript } from './run-script.js';
 
 export interface InitDeps {
   store: ConfigStore;
@@ -22,8 +22,6 @@ export interface InitDeps {
   engineConfig: EngineConfig;
   transactionTtlSeconds: number;
 }
-
-const isSuccess = (status: number) => status >= 2000 && status <= 2999;
 
 /**
  * `POST /oauth/custom-registration/{idp}/init` (SPEC §4): two_step IdPs only. Runs
@@ -49,7 +47,7 @@ export async function initRoute(app: FastifyInstance, deps: InitDeps): Promise<v
     );
     const { status, responsePayload, registrationData } = result;
     let transactionId: string | undefined;
-    if (isSuccess(status)) {
+    if (isSuccessStatus(status)) {
       transactionId = randomBytes(24).toString('base64url');
       const now = Date.now();
       await deps.transactions.create({

@@ -5,6 +5,9 @@ import type { ScriptArgs, ScriptResult } from '../engine/protocol.js';
 import { RegistrarError } from '../errors.js';
 import type { IdentityProviderRecord } from '../storage/types.js';
 
+/** A script status in the success range 2000–2999. */
+export const isSuccessStatus = (status: number): boolean => status >= 2000 && status <= 2999;
+
 /**
  * Runs one of an IdP's scripts under the IdP's limits and returns what it returned.
  * A missing script or a failed execution is `internal_server_error` (the engine has
