@@ -1,6 +1,7 @@
 import Fastify, { type FastifyInstance, LogController } from 'fastify';
 import type { RegistrarConfig } from './config/load.js';
 import type { ScriptEngine } from './engine/engine.js';
+import { installAuditLog } from './http/audit.js';
 import type { ApiClientAuthenticator, ApplicationAuthenticator } from './http/authenticate.js';
 import { installErrorHandling } from './http/errors.js';
 import { healthRoutes } from './http/health.js';
@@ -57,6 +58,7 @@ export function buildApp(config: RegistrarConfig, deps: AppDeps): FastifyInstanc
   app.addHook('onClose', async () => deps.close());
 
   installErrorHandling(app);
+  installAuditLog(app);
   app.register(healthRoutes, { storage: deps.storage, engine: deps.engine });
   app.register(backchannelRoute, {
     store: deps.storage.config,

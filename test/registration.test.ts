@@ -194,6 +194,55 @@ describe('custom registration: init and complete', () => {
     expectError(await post('two/complete', { scope: 'read' }), 400, 'invalid_request');
   });
 
+  test('every registration request writes one audit event with the client id (as the reference product does)', async () => {
+    const auditOf = (res: { headers: Record<string, unknown> }) =>
+      r.logs.lines
+        .filter((l) => l.reqId === res.headers['x-request-id'] && l.audit)
+        .map((l) => l.audit as Record<string, unknown>);
+    const portal = await backchannel(r.app, 'qr', JSON.stringify({ userId: 'carol' }));
+    assert.deepEqual(
+      auditOf(portal).map((a) => [a.event, a.client_id, a.idp, a.script_status]),
+      [['backchannel_success', 'portal', 'qr', 2000]],
+    );
+    const done = await post('qr/complete', { data: portal.json().data });
+    assert.deepEqual(
+      auditOf(done).map((a) => [a.event, a.client_id, a.idp]),
+      [['complete_success', 'mobile', 'qr']],
+    );
+    const again = await post('qr/complete', { data: portal.json().data });
+    assert.deepEqual(
+      auditOf(again).map((a) => [a.event, a.script_status]),
+      [['complete_failure', 5000]],
+    );
+    const cases: Array<[Promise<Awaited<ReturnType<typeof post>>>, string]> = [
+      [post('two/complete', { transaction_id: 'nope' }), 'invalid_transaction'],
+      [post('two/complete', { scope: ['admin'] }), 'invalid_scope'],
+      [post('missing/init', {}), 'invalid_identity_provider'],
+      [post('two-off/init', {}), 'disabled_identity_provider'],
+      [post('two/init', { data: 5 }), 'bad_request'],
+      [post('no-user/complete', {}), 'script_error'],
+      [post('two/init', {}, { client_id: 'mobile', client_secret: 'wrong' }), 'init_failure'],
+    ];
+    for (const [pending, event] of cases) {
+      const events = auditOf(await pending);
+      assert.equal(events.length, 1, `one audit event for ${event}`);
+      assert.equal(events[0]?.event, event);
+    }
+    const badJson = await r.app.inject({
+      method: 'POST',
+      url: '/oauth/custom-registration/two/init',
+      headers: {
+        authorization: basic(MOBILE.client_id, MOBILE.client_secret),
+        'content-type': 'application/json',
+      },
+      payload: '{"data":',
+    });
+    assert.deepEqual(
+      auditOf(badJson).map((a) => [a.event, a.client_id]),
+      [['bad_request', null]],
+    );
+  });
+
   test('errors: invalid_request, invalid_client, invalid_idp_identifier, idp_disabled, internal_server_error', async () => {
     expectError(await post('two/init', { data: 1 }), 400, 'invalid_request');
     expectError(

@@ -1,5 +1,5 @@
 import type { FastifyError, FastifyInstance } from 'fastify';
-import { RegistrarError } from '../errors.js';
+import { RegistrarError, wireCode } from '../errors.js';
 
 export const JSON_CONTENT_TYPE = 'application/json;charset=UTF-8';
 
@@ -34,6 +34,7 @@ function describeClientError(e: Partial<FastifyError>): string {
 export function installErrorHandling(app: FastifyInstance): void {
   app.setErrorHandler((error, request, reply) => {
     const mapped = toRegistrarError(error);
+    if (request.audit) request.audit.error = wireCode(mapped.kind);
     if (mapped.status >= 500 && !mapped.logged) {
       request.log.error({ err: mapped.cause ?? error }, 'request failed with an internal error');
     } else {

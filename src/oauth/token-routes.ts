@@ -1,5 +1,6 @@
 import type { FastifyInstance } from 'fastify';
 import { RegistrarError } from '../errors.js';
+import { audited, noteAudit } from '../http/audit.js';
 import {
   type ApiClientAuthenticator,
   type ApplicationAuthenticator,
@@ -25,12 +26,13 @@ export interface TokenRouteDeps {
 export async function tokenRoutes(app: FastifyInstance, deps: TokenRouteDeps): Promise<void> {
   acceptForms(app);
 
-  app.post('/oauth/token', async (request, reply) => {
+  app.post('/oauth/token', audited('token'), async (request, reply) => {
     const grantType = formField(request.body, 'grant_type');
     const refreshToken = formField(request.body, 'refresh_token');
     const application = await deps.applications.authenticate(
       readClientCredentials(request.headers.authorization, formOf(request.body)),
     );
+    noteAudit(request, { clientId: application.client_id });
     if (grantType === null) throw new RegistrarError('invalid_request', 'grant_type is required');
     if (grantType !== 'refresh_token') throw new RegistrarError('unsupported_grant_type');
     if (refreshToken === null) throw new RegistrarError('invalid_request', 'refresh_token is required');
@@ -39,11 +41,12 @@ export async function tokenRoutes(app: FastifyInstance, deps: TokenRouteDeps): P
     return reply.code(200).type(JSON_CONTENT_TYPE).send(JSON.stringify(issued));
   });
 
-  app.post('/oauth/introspect', async (request, reply) => {
+  app.post('/oauth/introspect', audited('introspect'), async (request, reply) => {
     const token = formField(request.body, 'token');
     const client = await deps.apiClients.authenticate(
       readClientCredentials(request.headers.authorization, formOf(request.body)),
     );
+    noteAudit(request, { clientId: client.client_id });
     requireScope(client, 'token_introspection');
     if (token === null) throw new RegistrarError('invalid_request', 'token is required');
     const record = await deps.tokens.find(token);
@@ -63,11 +66,12 @@ export async function tokenRoutes(app: FastifyInstance, deps: TokenRouteDeps): P
     return reply.code(200).type(JSON_CONTENT_TYPE).send(JSON.stringify(answer));
   });
 
-  app.post('/oauth/revoke', async (request, reply) => {
+  app.post('/oauth/revoke', audited('revoke'), async (request, reply) => {
     const token = formField(request.body, 'token');
     const application = await deps.applications.authenticate(
       readClientCredentials(request.headers.authorization, formOf(request.body)),
     );
+    noteAudit(request, { clientId: application.client_id });
     if (token === null) throw new RegistrarError('invalid_request', 'token is required');
     await deps.tokens.revoke(application, token);
     return reply.code(200).type(JSON_CONTENT_TYPE).send('{}');

@@ -1,6 +1,7 @@
 import type { FastifyInstance } from 'fastify';
 import type { EngineConfig } from '../config/schema.js';
 import type { ScriptEngine } from '../engine/engine.js';
+import { audited, noteAudit } from '../http/audit.js';
 import { type ApiClientAuthenticator, requireScope } from '../http/authenticate.js';
 import { readClientCredentials } from '../http/client-credentials.js';
 import { JSON_CONTENT_TYPE } from '../http/errors.js';
@@ -28,12 +29,14 @@ export async function backchannelRoute(app: FastifyInstance, deps: BackchannelDe
   app.removeAllContentTypeParsers();
   app.addContentTypeParser('*', { parseAs: 'buffer' }, (_request, body, done) => done(null, body));
 
-  app.post<{ Params: { idp: string } }>(BACKCHANNEL_PATH, async (request, reply) => {
+  app.post<{ Params: { idp: string } }>(BACKCHANNEL_PATH, audited('backchannel'), async (request, reply) => {
     const body = parseBackchannelBody(request.headers['content-type'], request.body as Buffer | undefined);
     const client = await deps.authenticator.authenticate(
       readClientCredentials(request.headers.authorization, body.form),
     );
+    noteAudit(request, { clientId: client.client_id });
     requireScope(client, 'user_registration');
+    noteAudit(request, { idp: request.params.idp });
     const idp = await findEnabledIdentityProvider(deps.store, request.params.idp);
     const { status, responsePayload } = await runIdpScript(
       deps.engine,
@@ -43,6 +46,7 @@ export async function backchannelRoute(app: FastifyInstance, deps: BackchannelDe
       [body.data, null, null, null],
       request.id,
     );
+    noteAudit(request, { scriptStatus: status });
     const answer = responsePayload === undefined ? { status } : { status, data: responsePayload };
     return reply.code(200).type(JSON_CONTENT_TYPE).send(JSON.stringify(answer));
   });

@@ -2,6 +2,7 @@ import type { FastifyInstance } from 'fastify';
 import type { EngineConfig } from '../config/schema.js';
 import type { ScriptEngine } from '../engine/engine.js';
 import { RegistrarError } from '../errors.js';
+import { audited, noteAudit } from '../http/audit.js';
 import type { ApplicationAuthenticator } from '../http/authenticate.js';
 import { JSON_CONTENT_TYPE } from '../http/errors.js';
 import type { IssuedTokens, RegisteredUser, TokenService } from '../oauth/tokens.js';
@@ -45,6 +46,7 @@ export interface CompleteDeps {
 export async function completeRoute(app: FastifyInstance, deps: CompleteDeps): Promise<void> {
   app.post<{ Params: { idp: string } }>(
     '/oauth/custom-registration/:idp/complete',
+    audited('complete'),
     async (request, reply) => {
       const body = bodyObject(request.body);
       const data = optionalString(body, 'data');
@@ -52,6 +54,7 @@ export async function completeRoute(app: FastifyInstance, deps: CompleteDeps): P
       const requestedScopes = scopeList(body.scope);
       const hookParams = hookContextParams(body.hook_context_custom_params);
       const application = await authenticateApplication(request, deps.authenticator);
+      noteAudit(request, { clientId: application.client_id, idp: request.params.idp });
       const idp = await findIdentityProviderFor(deps.store, request.params.idp, application);
       const scopes = grantedScopes(application, requestedScopes);
       const registrationData = await consumeTransaction(deps.transactions, idp, application, transactionId);
@@ -64,6 +67,7 @@ export async function completeRoute(app: FastifyInstance, deps: CompleteDeps): P
         request.id,
       );
       const { status, responsePayload } = result;
+      noteAudit(request, { scriptStatus: status });
       const answer: { status: number; data?: string; oauth_token?: IssuedTokens & { id_token?: string } } = {
         status,
       };

@@ -3,6 +3,7 @@ import type { FastifyInstance } from 'fastify';
 import type { EngineConfig } from '../config/schema.js';
 import type { ScriptEngine } from '../engine/engine.js';
 import { RegistrarError } from '../errors.js';
+import { audited, noteAudit } from '../http/audit.js';
 import type { ApplicationAuthenticator } from '../http/authenticate.js';
 import { JSON_CONTENT_TYPE } from '../http/errors.js';
 import type { ConfigStore, TransactionStore } from '../storage/types.js';
@@ -29,41 +30,47 @@ export interface InitDeps {
  * bound to the IdP and the application and returns its id.
  */
 export async function initRoute(app: FastifyInstance, deps: InitDeps): Promise<void> {
-  app.post<{ Params: { idp: string } }>('/oauth/custom-registration/:idp/init', async (request, reply) => {
-    const body = bodyObject(request.body);
-    const data = optionalString(body, 'data');
-    const application = await authenticateApplication(request, deps.authenticator);
-    const idp = await findIdentityProviderFor(deps.store, request.params.idp, application);
-    if (idp.flow !== 'two_step') {
-      throw new RegistrarError('invalid_request', 'init is only for two_step identity providers');
-    }
-    const result = await runIdpScript(
-      deps.engine,
-      deps.engineConfig,
-      idp,
-      'init',
-      [data, null, null, null],
-      request.id,
-    );
-    const { status, responsePayload, registrationData } = result;
-    let transactionId: string | undefined;
-    if (isSuccessStatus(status)) {
-      transactionId = randomBytes(24).toString('base64url');
-      const now = Date.now();
-      await deps.transactions.create({
-        id: transactionId,
-        idp_id: idp.id,
-        client_id: application.client_id,
-        registration_data: registrationData ?? null,
-        created_at: now,
-        expires_at: now + deps.transactionTtlSeconds * 1000,
-      });
-    }
-    const answer = {
-      ...(transactionId === undefined ? {} : { transaction_id: transactionId }),
-      status,
-      ...(responsePayload === undefined ? {} : { data: responsePayload }),
-    };
-    return reply.code(200).type(JSON_CONTENT_TYPE).send(JSON.stringify(answer));
-  });
+  app.post<{ Params: { idp: string } }>(
+    '/oauth/custom-registration/:idp/init',
+    audited('init'),
+    async (request, reply) => {
+      const body = bodyObject(request.body);
+      const data = optionalString(body, 'data');
+      const application = await authenticateApplication(request, deps.authenticator);
+      noteAudit(request, { clientId: application.client_id, idp: request.params.idp });
+      const idp = await findIdentityProviderFor(deps.store, request.params.idp, application);
+      if (idp.flow !== 'two_step') {
+        throw new RegistrarError('invalid_request', 'init is only for two_step identity providers');
+      }
+      const result = await runIdpScript(
+        deps.engine,
+        deps.engineConfig,
+        idp,
+        'init',
+        [data, null, null, null],
+        request.id,
+      );
+      const { status, responsePayload, registrationData } = result;
+      noteAudit(request, { scriptStatus: status });
+      let transactionId: string | undefined;
+      if (isSuccessStatus(status)) {
+        transactionId = randomBytes(24).toString('base64url');
+        const now = Date.now();
+        await deps.transactions.create({
+          id: transactionId,
+          idp_id: idp.id,
+          client_id: application.client_id,
+          registration_data: registrationData ?? null,
+          created_at: now,
+          expires_at: now + deps.transactionTtlSeconds * 1000,
+        });
+      }
+      const answer = {
+        ...(transactionId === undefined ? {} : { transaction_id: transactionId }),
+        status,
+        ...(responsePayload === undefined ? {} : { data: responsePayload }),
+      };
+      return reply.code(200).type(JSON_CONTENT_TYPE).send(JSON.stringify(answer));
+    },
+  );
 }
