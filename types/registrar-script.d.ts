@@ -1,0 +1,78 @@
+/**
+ * The globals and the `execute` signature of a Registrar script, for editors and for
+ * type-checking scripts (`tsc -p tsconfig.scripts.json` checks examples/scripts).
+ * Scripts are plain JavaScript files; reference this file with
+ * `/// <reference path="registrar-script.d.ts" />` or list it in a jsconfig.json.
+ */
+
+/** A JSON-serialisable value, as CACHE stores it. */
+type RegistrarJson = string | number | boolean | null | RegistrarJson[] | { [key: string]: RegistrarJson };
+
+/** What `execute` returns. */
+interface RegistrarScriptResult {
+  /** 2000–2999 success, 4000–4999 failed but retryable, 5000–5999 failed, start over. */
+  status: number;
+  /** Sent to the caller as `data`; a non-string value is sent as its JSON text. */
+  responsePayload?: unknown;
+  /** init: kept in the transaction and given to the complete script. */
+  registrationData?: unknown;
+  /** complete: the registered user; `id` is required for tokens. */
+  user?: { id: string; amr?: string[]; [attribute: string]: unknown };
+}
+
+/**
+ * The function every script defines.
+ * @param requestPayload the caller's `data`, exactly as sent, or null
+ * @param userIdentifier null in this version
+ * @param registrationData complete: what init returned as `registrationData`
+ * @param hookContextCustomParams complete: the request's `hook_context_custom_params`
+ */
+type RegistrarExecute = (
+  requestPayload: string | null,
+  userIdentifier: string | null,
+  registrationData: string | null,
+  hookContextCustomParams: Record<string, string[]> | null,
+) => RegistrarScriptResult | Promise<RegistrarScriptResult>;
+
+/** The installation-wide cache, shared by every script. */
+declare const CACHE: {
+  /** Stores `value` for `ttlSeconds` (default 300). Keys ≤ 1 KiB, values ≤ 64 KiB as JSON. */
+  store(key: string, value: RegistrarJson | undefined, ttlSeconds?: number): void;
+  /** The value as stored, or null when absent or expired. */
+  fetch(key: string): RegistrarJson;
+  /** Removes the entry; true when a live one was removed. */
+  delete(key: string): boolean;
+};
+
+/** SLF4J-style logging: each `{}` takes the next argument. */
+declare const LOG: {
+  trace(message: unknown, ...args: unknown[]): void;
+  debug(message: unknown, ...args: unknown[]): void;
+  info(message: unknown, ...args: unknown[]): void;
+  warn(message: unknown, ...args: unknown[]): void;
+  error(message: unknown, ...args: unknown[]): void;
+  isTraceEnabled(): boolean;
+  isDebugEnabled(): boolean;
+  isInfoEnabled(): boolean;
+};
+
+/** Installation properties (URLs, API keys). */
+declare const PROPERTIES: { get(id: string): string | null };
+
+/** `LOG.info` of its arguments joined by spaces (Nashorn's print). */
+declare function print(...values: unknown[]): void;
+
+/** Nashorn compatibility: only java.util.UUID is available. */
+declare const java: {
+  util: { UUID: { randomUUID(): { toString(): string }; fromString(text: string): { toString(): string } } };
+};
+declare const Java: { type(name: 'java.util.UUID'): typeof java.util.UUID };
+
+/** Java-string methods Nashorn scripts call on strings. */
+interface String {
+  equals(other: unknown): boolean;
+  equalsIgnoreCase(other: unknown): boolean;
+  isEmpty(): boolean;
+  contains(part: string): boolean;
+  matches(regex: string): boolean;
+}
