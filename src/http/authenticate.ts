@@ -1,24 +1,29 @@
 import { randomBytes } from 'node:crypto';
+import type { FastifyRequest } from 'fastify';
 import type { ApiScope } from '../config/schema.js';
 import { RegistrarError } from '../errors.js';
 import type { CredentialCache } from '../security/credential-cache.js';
 import { hashSecret } from '../security/secret-hash.js';
 import type { ApiClientRecord, ApplicationRecord, ConfigStore } from '../storage/types.js';
-import type { ClientCredentials } from './client-credentials.js';
+import { noteAudit } from './audit.js';
+import { type ClientCredentials, readClientCredentials } from './client-credentials.js';
 
 /**
  * Checks client credentials against one kind of stored client (API clients or
  * applications). An unknown client id costs the same scrypt work as a wrong secret,
  * so response times do not reveal which ids exist.
  */
-export class ClientAuthenticator<T extends { secret_hash: string }> {
+/** What every kind of authenticated client has. */
+type StoredClient = { client_id: string; secret_hash: string };
+
+export class ClientAuthenticator<T extends StoredClient> {
   private constructor(
     private readonly lookup: (clientId: string) => Promise<T | undefined>,
     private readonly credentials: CredentialCache,
     private readonly decoyHash: string,
   ) {}
 
-  static async create<T extends { secret_hash: string }>(
+  static async create<T extends StoredClient>(
     lookup: (clientId: string) => Promise<T | undefined>,
     credentials: CredentialCache,
     scryptLogN: number,
@@ -36,6 +41,16 @@ export class ClientAuthenticator<T extends { secret_hash: string }> {
       client?.secret_hash ?? this.decoyHash,
     );
     if (!client || !ok) throw new RegistrarError('invalid_client');
+    return client;
+  }
+
+  /**
+   * Authenticates the caller of `request` (Basic, or the `form`'s client_id and
+   * client_secret when the endpoint takes forms) and notes the client in its audit record.
+   */
+  async authenticateRequest(request: FastifyRequest, form?: URLSearchParams): Promise<T> {
+    const client = await this.authenticate(readClientCredentials(request.headers.authorization, form));
+    noteAudit(request, { clientId: client.client_id });
     return client;
   }
 }

@@ -1,7 +1,15 @@
-import type { FastifyError, FastifyInstance } from 'fastify';
+import type { FastifyError, FastifyInstance, FastifyReply } from 'fastify';
 import { RegistrarError, wireCode } from '../errors.js';
 
 export const JSON_CONTENT_TYPE = 'application/json;charset=UTF-8';
+
+/** Sends a JSON answer (a value, or JSON text as is) with the contract's exact Content-Type. */
+export function sendJson(reply: FastifyReply, body: unknown, status = 200): FastifyReply {
+  return reply
+    .code(status)
+    .type(JSON_CONTENT_TYPE)
+    .send(typeof body === 'string' ? body : JSON.stringify(body));
+}
 
 /** Maps anything thrown while handling a request to a registry error. */
 export function toRegistrarError(error: unknown): RegistrarError {
@@ -40,10 +48,10 @@ export function installErrorHandling(app: FastifyInstance): void {
     } else {
       request.log.info({ error: mapped.toBody().error, description: mapped.description }, 'request rejected');
     }
-    return reply.code(mapped.status).type(JSON_CONTENT_TYPE).send(JSON.stringify(mapped.toBody()));
+    return sendJson(reply, mapped.toBody(), mapped.status);
   });
   app.setNotFoundHandler((_request, reply) => {
     const error = new RegistrarError('not_found');
-    return reply.code(error.status).type(JSON_CONTENT_TYPE).send(JSON.stringify(error.toBody()));
+    return sendJson(reply, error.toBody(), error.status);
   });
 }

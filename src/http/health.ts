@@ -1,11 +1,11 @@
 import type { FastifyInstance } from 'fastify';
 import type { ScriptEngine } from '../engine/engine.js';
 import type { Storage } from '../storage/open.js';
-import { JSON_CONTENT_TYPE } from './errors.js';
+import { sendJson } from './errors.js';
 
 /** `GET /healthz` (the process is alive) and `GET /readyz` (storage, cache and sandbox can serve). */
 export async function healthRoutes(app: FastifyInstance, deps: { storage: Storage; engine: ScriptEngine }) {
-  app.get('/healthz', async (_request, reply) => reply.type(JSON_CONTENT_TYPE).send('{"status":"ok"}'));
+  app.get('/healthz', async (_request, reply) => sendJson(reply, '{"status":"ok"}'));
   app.get('/readyz', async (_request, reply) => {
     const checks = {
       storage: await settle(deps.storage.config.ping()),
@@ -13,10 +13,7 @@ export async function healthRoutes(app: FastifyInstance, deps: { storage: Storag
       sandbox: deps.engine.healthy ? 'ok' : 'unavailable',
     };
     const ready = Object.values(checks).every((state) => state === 'ok');
-    return reply
-      .code(ready ? 200 : 503)
-      .type(JSON_CONTENT_TYPE)
-      .send(JSON.stringify({ status: ready ? 'ok' : 'unavailable', checks }));
+    return sendJson(reply, { status: ready ? 'ok' : 'unavailable', checks }, ready ? 200 : 503);
   });
 }
 

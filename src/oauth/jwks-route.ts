@@ -1,5 +1,5 @@
 import type { FastifyInstance } from 'fastify';
-import { JSON_CONTENT_TYPE } from '../http/errors.js';
+import { sendJson } from '../http/errors.js';
 import type { IdTokenSigner } from './id-token.js';
 
 /**
@@ -8,7 +8,5 @@ import type { IdTokenSigner } from './id-token.js';
  * `Cache-Control: no-store`.
  */
 export async function jwksRoute(app: FastifyInstance, deps: { signer: Pick<IdTokenSigner, 'jwks'> }) {
-  app.get('/oauth/jwks', async (_request, reply) =>
-    reply.type(JSON_CONTENT_TYPE).send(JSON.stringify(await deps.signer.jwks())),
-  );
+  app.get('/oauth/jwks', async (_request, reply) => sendJson(reply, await deps.signer.jwks()));
 }

@@ -1,13 +1,12 @@
 import type { FastifyInstance } from 'fastify';
 import { RegistrarError } from '../errors.js';
-import { audited, noteAudit } from '../http/audit.js';
+import { audited } from '../http/audit.js';
 import {
   type ApiClientAuthenticator,
   type ApplicationAuthenticator,
   requireScope,
 } from '../http/authenticate.js';
-import { readClientCredentials } from '../http/client-credentials.js';
-import { JSON_CONTENT_TYPE } from '../http/errors.js';
+import { sendJson } from '../http/errors.js';
 import { acceptForms, formField, formOf } from './form-body.js';
 import type { TokenService } from './tokens.js';
 
@@ -29,24 +28,18 @@ export async function tokenRoutes(app: FastifyInstance, deps: TokenRouteDeps): P
   app.post('/oauth/token', audited('token'), async (request, reply) => {
     const grantType = formField(request.body, 'grant_type');
     const refreshToken = formField(request.body, 'refresh_token');
-    const application = await deps.applications.authenticate(
-      readClientCredentials(request.headers.authorization, formOf(request.body)),
-    );
-    noteAudit(request, { clientId: application.client_id });
+    const application = await deps.applications.authenticateRequest(request, formOf(request.body));
     if (grantType === null) throw new RegistrarError('invalid_request', 'grant_type is required');
     if (grantType !== 'refresh_token') throw new RegistrarError('unsupported_grant_type');
     if (refreshToken === null) throw new RegistrarError('invalid_request', 'refresh_token is required');
     const issued = await deps.tokens.refresh(application, refreshToken);
     if (!issued) throw new RegistrarError('invalid_grant');
-    return reply.code(200).type(JSON_CONTENT_TYPE).send(JSON.stringify(issued));
+    return sendJson(reply, issued);
   });
 
   app.post('/oauth/introspect', audited('introspect'), async (request, reply) => {
     const token = formField(request.body, 'token');
-    const client = await deps.apiClients.authenticate(
-      readClientCredentials(request.headers.authorization, formOf(request.body)),
-    );
-    noteAudit(request, { clientId: client.client_id });
+    const client = await deps.apiClients.authenticateRequest(request, formOf(request.body));
     requireScope(client, 'token_introspection');
     if (token === null) throw new RegistrarError('invalid_request', 'token is required');
     const record = await deps.tokens.find(token);
@@ -63,17 +56,14 @@ export async function tokenRoutes(app: FastifyInstance, deps: TokenRouteDeps): P
           user_details: record.user_details,
         }
       : { active: false };
-    return reply.code(200).type(JSON_CONTENT_TYPE).send(JSON.stringify(answer));
+    return sendJson(reply, answer);
   });
 
   app.post('/oauth/revoke', audited('revoke'), async (request, reply) => {
     const token = formField(request.body, 'token');
-    const application = await deps.applications.authenticate(
-      readClientCredentials(request.headers.authorization, formOf(request.body)),
-    );
-    noteAudit(request, { clientId: application.client_id });
+    const application = await deps.applications.authenticateRequest(request, formOf(request.body));
     if (token === null) throw new RegistrarError('invalid_request', 'token is required');
     await deps.tokens.revoke(application, token);
-    return reply.code(200).type(JSON_CONTENT_TYPE).send('{}');
+    return sendJson(reply, '{}');
   });
 }

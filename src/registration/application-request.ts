@@ -1,7 +1,4 @@
-import type { FastifyRequest } from 'fastify';
 import { RegistrarError } from '../errors.js';
-import type { ApplicationAuthenticator } from '../http/authenticate.js';
-import { readClientCredentials } from '../http/client-credentials.js';
 import type { ApplicationRecord, ConfigStore, IdentityProviderRecord } from '../storage/types.js';
 import { findEnabledIdentityProvider } from './identity-provider.js';
 
@@ -20,14 +17,6 @@ export function optionalString(body: Record<string, unknown>, name: string): str
   if (value === undefined) return null;
   if (typeof value !== 'string') throw new RegistrarError('invalid_request', `${name} must be a string`);
   return value;
-}
-
-/** The application calling (Basic credentials only), `invalid_client` otherwise. */
-export function authenticateApplication(
-  request: FastifyRequest,
-  authenticator: ApplicationAuthenticator,
-): Promise<ApplicationRecord> {
-  return authenticator.authenticate(readClientCredentials(request.headers.authorization, undefined));
 }
 
 /**

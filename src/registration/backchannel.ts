@@ -3,8 +3,7 @@ import type { EngineConfig } from '../config/schema.js';
 import type { ScriptEngine } from '../engine/engine.js';
 import { audited, noteAudit } from '../http/audit.js';
 import { type ApiClientAuthenticator, requireScope } from '../http/authenticate.js';
-import { readClientCredentials } from '../http/client-credentials.js';
-import { JSON_CONTENT_TYPE } from '../http/errors.js';
+import { sendJson } from '../http/errors.js';
 import type { ConfigStore } from '../storage/types.js';
 import { parseBackchannelBody } from './backchannel-body.js';
 import { findEnabledIdentityProvider } from './identity-provider.js';
@@ -31,10 +30,7 @@ export async function backchannelRoute(app: FastifyInstance, deps: BackchannelDe
 
   app.post<{ Params: { idp: string } }>(BACKCHANNEL_PATH, audited('backchannel'), async (request, reply) => {
     const body = parseBackchannelBody(request.headers['content-type'], request.body as Buffer | undefined);
-    const client = await deps.authenticator.authenticate(
-      readClientCredentials(request.headers.authorization, body.form),
-    );
-    noteAudit(request, { clientId: client.client_id });
+    const client = await deps.authenticator.authenticateRequest(request, body.form);
     requireScope(client, 'user_registration');
     noteAudit(request, { idp: request.params.idp });
     const idp = await findEnabledIdentityProvider(deps.store, request.params.idp);
@@ -48,6 +44,6 @@ export async function backchannelRoute(app: FastifyInstance, deps: BackchannelDe
     );
     noteAudit(request, { scriptStatus: status });
     const answer = responsePayload === undefined ? { status } : { status, data: responsePayload };
-    return reply.code(200).type(JSON_CONTENT_TYPE).send(JSON.stringify(answer));
+    return sendJson(reply, answer);
   });
 }

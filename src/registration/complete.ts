@@ -4,7 +4,7 @@ import type { ScriptEngine } from '../engine/engine.js';
 import { RegistrarError } from '../errors.js';
 import { audited, noteAudit } from '../http/audit.js';
 import type { ApplicationAuthenticator } from '../http/authenticate.js';
-import { JSON_CONTENT_TYPE } from '../http/errors.js';
+import { sendJson } from '../http/errors.js';
 import type { IssuedTokens, RegisteredUser, TokenService } from '../oauth/tokens.js';
 import type {
   ApplicationRecord,
@@ -12,15 +12,10 @@ import type {
   IdentityProviderRecord,
   TransactionStore,
 } from '../storage/types.js';
-import {
-  authenticateApplication,
-  bodyObject,
-  findIdentityProviderFor,
-  optionalString,
-} from './application-request.js';
+import { bodyObject, findIdentityProviderFor, optionalString } from './application-request.js';
 import { isSuccessStatus, runIdpScript } from './run-script.js';
 
-/** Signs id_tokens, when the installation has a signer. */
+/** Signs id_tokens (the IdTokenSigner; an interface so routes do not depend on key handling). */
 export interface IdTokenIssuer {
   sign(
     claims: { sub: string; aud: string; amr: string[] } & Record<string, unknown>,
@@ -34,7 +29,7 @@ export interface CompleteDeps {
   engine: ScriptEngine;
   authenticator: ApplicationAuthenticator;
   tokens: TokenService;
-  idTokens?: IdTokenIssuer;
+  idTokens: IdTokenIssuer;
   engineConfig: EngineConfig;
 }
 
@@ -53,8 +48,8 @@ export async function completeRoute(app: FastifyInstance, deps: CompleteDeps): P
       const transactionId = optionalString(body, 'transaction_id');
       const requestedScopes = scopeList(body.scope);
       const hookParams = hookContextParams(body.hook_context_custom_params);
-      const application = await authenticateApplication(request, deps.authenticator);
-      noteAudit(request, { clientId: application.client_id, idp: request.params.idp });
+      const application = await deps.authenticator.authenticateRequest(request);
+      noteAudit(request, { idp: request.params.idp });
       const idp = await findIdentityProviderFor(deps.store, request.params.idp, application);
       const scopes = grantedScopes(application, requestedScopes);
       const registrationData = await consumeTransaction(deps.transactions, idp, application, transactionId);
@@ -87,7 +82,7 @@ export async function completeRoute(app: FastifyInstance, deps: CompleteDeps): P
           user,
           scopes,
         );
-        if (deps.idTokens && scopes.includes('openid')) {
+        if (scopes.includes('openid')) {
           tokens.id_token = await deps.idTokens.sign(
             { ...user.details, sub: user.id, aud: application.client_id, amr: user.amr },
             application.access_token_ttl_seconds,
@@ -95,7 +90,7 @@ export async function completeRoute(app: FastifyInstance, deps: CompleteDeps): P
         }
         answer.oauth_token = tokens;
       }
-      return reply.code(200).type(JSON_CONTENT_TYPE).send(JSON.stringify(answer));
+      return sendJson(reply, answer);
     },
   );
 }

@@ -5,14 +5,9 @@ import type { ScriptEngine } from '../engine/engine.js';
 import { RegistrarError } from '../errors.js';
 import { audited, noteAudit } from '../http/audit.js';
 import type { ApplicationAuthenticator } from '../http/authenticate.js';
-import { JSON_CONTENT_TYPE } from '../http/errors.js';
+import { sendJson } from '../http/errors.js';
 import type { ConfigStore, TransactionStore } from '../storage/types.js';
-import {
-  authenticateApplication,
-  bodyObject,
-  findIdentityProviderFor,
-  optionalString,
-} from './application-request.js';
+import { bodyObject, findIdentityProviderFor, optionalString } from './application-request.js';
 import { isSuccessStatus, runIdpScript } from './run-script.js';
 
 export interface InitDeps {
@@ -36,8 +31,8 @@ export async function initRoute(app: FastifyInstance, deps: InitDeps): Promise<v
     async (request, reply) => {
       const body = bodyObject(request.body);
       const data = optionalString(body, 'data');
-      const application = await authenticateApplication(request, deps.authenticator);
-      noteAudit(request, { clientId: application.client_id, idp: request.params.idp });
+      const application = await deps.authenticator.authenticateRequest(request);
+      noteAudit(request, { idp: request.params.idp });
       const idp = await findIdentityProviderFor(deps.store, request.params.idp, application);
       if (idp.flow !== 'two_step') {
         throw new RegistrarError('invalid_request', 'init is only for two_step identity providers');
@@ -70,7 +65,7 @@ export async function initRoute(app: FastifyInstance, deps: InitDeps): Promise<v
         status,
         ...(responsePayload === undefined ? {} : { data: responsePayload }),
       };
-      return reply.code(200).type(JSON_CONTENT_TYPE).send(JSON.stringify(answer));
+      return sendJson(reply, answer);
     },
   );
 }
