@@ -1,10 +1,13 @@
+import { createRequire } from 'node:module';
 import Fastify, { type FastifyInstance, LogController } from 'fastify';
+import { adminRoutes } from './admin/routes.js';
 import type { RegistrarConfig } from './config/load.js';
 import type { ScriptEngine } from './engine/engine.js';
 import { installAuditLog } from './http/audit.js';
 import type { ApiClientAuthenticator, ApplicationAuthenticator } from './http/authenticate.js';
 import { installErrorHandling } from './http/errors.js';
 import { healthRoutes } from './http/health.js';
+import { installOpenApi } from './http/openapi.js';
 import { requestIdGenerator } from './http/request-id.js';
 import type { Logger } from './logging.js';
 import type { IdTokenSigner } from './oauth/id-token.js';
@@ -16,6 +19,9 @@ import { completeRoute } from './registration/complete.js';
 import { initRoute } from './registration/init.js';
 import type { Storage } from './storage/open.js';
 
+/** The package version, shown in the OpenAPI document (`../package.json` from `src/` and from `dist/`). */
+const { version } = createRequire(import.meta.url)('../package.json') as { version: string };
+
 /** What the app runs on; made by `createDeps`, closed when the app closes. */
 export interface AppDeps {
   storage: Storage;
@@ -24,6 +30,8 @@ export interface AppDeps {
   tokens: TokenService;
   /** Signs id_tokens; its public keys are served at /oauth/jwks. */
   signer: IdTokenSigner;
+  /** Seals sensitive values (properties, signing keys). */
+  secretKey: Buffer;
   logger: Logger;
   close(): Promise<void>;
 }
@@ -59,6 +67,8 @@ export function buildApp(config: RegistrarConfig, deps: AppDeps): FastifyInstanc
 
   installErrorHandling(app);
   installAuditLog(app);
+  // Before any route: it collects every route's doc for /openapi.json and /docs.
+  installOpenApi(app, { version });
   app.register(healthRoutes, { storage: deps.storage, engine: deps.engine });
   app.register(backchannelRoute, {
     store: deps.storage.config,
@@ -76,6 +86,14 @@ export function buildApp(config: RegistrarConfig, deps: AppDeps): FastifyInstanc
   app.register(initRoute, { ...registration, transactionTtlSeconds: config.oauth.transaction_ttl_seconds });
   app.register(completeRoute, { ...registration, tokens: deps.tokens, idTokens: deps.signer });
   app.register(jwksRoute, { signer: deps.signer });
+  app.register(adminRoutes, {
+    store: deps.storage.config,
+    engine: deps.engine,
+    engineConfig: config.engine,
+    authenticator: deps.authenticators.apiClients,
+    secretKey: deps.secretKey,
+    scryptLogN: config.server.scrypt_log_n,
+  });
   app.register(tokenRoutes, {
     tokens: deps.tokens,
     applications: deps.authenticators.applications,

@@ -49,6 +49,7 @@ export async function createDeps(
       authenticators,
       tokens: new TokenService(storage.tokens, config.oauth.refresh_token_ttl_seconds),
       signer,
+      secretKey,
       logger,
       async close() {
         clearInterval(purge);

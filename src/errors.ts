@@ -50,6 +50,10 @@ export const ERROR_REGISTRY = {
     status: 404,
     description: 'The requested resource does not exist.',
   },
+  conflict: {
+    status: 409,
+    description: 'The change conflicts with the current configuration.',
+  },
   internal_server_error: {
     status: 500,
     description: 'The server has encountered an internal server error.',
@@ -65,6 +69,16 @@ export function wireCode(kind: ErrorKind): string {
   return 'code' in entry ? entry.code : kind;
 }
 
+/** One field of a request that failed validation (admin API). */
+export interface FieldProblem {
+  /** The field's path, e.g. `scopes[1]` or `scripts.complete`. */
+  field: string;
+  message: string;
+  /** For a script that does not compile: where, 1-based. */
+  line?: number;
+  column?: number;
+}
+
 /**
  * An error that maps to one registry entry. `description` overrides the registry
  * text for 4xx answers only; 5xx answers always use the generic text, and `cause`
@@ -76,8 +90,14 @@ export class RegistrarError extends Error {
   readonly description: string;
   /** True when the cause was already logged where it happened (e.g. a script failure). */
   readonly logged: boolean;
+  /** For a 4xx: each bad field, sent as `details`. */
+  readonly details: FieldProblem[] | undefined;
 
-  constructor(kind: ErrorKind, description?: string, options?: { cause?: unknown; logged?: boolean }) {
+  constructor(
+    kind: ErrorKind,
+    description?: string,
+    options?: { cause?: unknown; logged?: boolean; details?: FieldProblem[] },
+  ) {
     const entry = ERROR_REGISTRY[kind];
     super(description ?? entry.description, options);
     this.name = 'RegistrarError';
@@ -85,10 +105,12 @@ export class RegistrarError extends Error {
     this.status = entry.status;
     this.description = entry.status >= 500 ? entry.description : (description ?? entry.description);
     this.logged = options?.logged ?? false;
+    this.details = entry.status < 500 ? options?.details : undefined;
   }
 
-  /** The JSON body sent to the caller. */
-  toBody(): { error: string; error_description: string } {
-    return { error: wireCode(this.kind), error_description: this.description };
+  /** The JSON body sent to the caller: `details` only when there are field problems. */
+  toBody(): { error: string; error_description: string; details?: FieldProblem[] } {
+    const body = { error: wireCode(this.kind), error_description: this.description };
+    return this.details ? { ...body, details: this.details } : body;
   }
 }

@@ -595,6 +595,7 @@ describe('examples/registrar.yaml (the demo config)', () => {
       [
         ['demo-portal', ['user_registration']],
         ['demo-resource-server', ['token_introspection']],
+        ['demo-admin', ['admin']],
       ],
     );
     assert.deepEqual(

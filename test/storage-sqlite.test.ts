@@ -37,10 +37,18 @@ cacheStoreConformance('SQLite', async () => {
 });
 
 configStoreConformance('SQLite', async () => {
-  const db = openSqlite(freshPath(), { migrate: true });
+  const path = freshPath();
+  const db = openSqlite(path, { migrate: true });
+  const peers: ReturnType<typeof openSqlite>[] = [];
   return {
     store: new SqliteConfigStore(db),
+    async openPeer() {
+      const peer = openSqlite(path, { migrate: false });
+      peers.push(peer);
+      return new SqliteConfigStore(peer);
+    },
     async close() {
+      for (const peer of peers) peer.close();
       db.close();
     },
   };

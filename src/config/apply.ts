@@ -5,7 +5,7 @@ import type { ConfigStore } from '../storage/types.js';
 import type { RegistrarConfig } from './load.js';
 
 /** Associated data binding a sealed property value to its id. */
-const propertyAad = (id: string) => `property:${id}`;
+export const propertyAad = (id: string) => `property:${id}`;
 
 /**
  * Upserts the config file's clients, IdPs (creating script versions when a source

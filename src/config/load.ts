@@ -1,16 +1,13 @@
 import { readFileSync } from 'node:fs';
 import { dirname, extname, join, resolve } from 'node:path';
-import { Script } from 'node:vm';
 import YAML from 'yaml';
 import type { z } from 'zod';
+import type { ScriptSource } from '../storage/types.js';
+import { compileCheck, describeCompileError } from './compile-check.js';
 import { type ConfigFile, configFileSchema, SCRIPT_KINDS, type ScriptKind } from './schema.js';
 
 /** A script with its source resolved and checked to compile. */
-export interface ScriptSource {
-  source: string;
-  /** Name used in stack traces and logs, e.g. `QrIdp/backchannel.js`. */
-  filename: string;
-}
+export type { ScriptSource };
 
 export type ResolvedIdentityProvider = Omit<ConfigFile['identity_providers'][number], 'scripts'> & {
   scripts: Partial<Record<ScriptKind, ScriptSource>>;
@@ -115,27 +112,12 @@ function resolveScript(
   } else {
     source = ref.source;
   }
-  const compileError = checkCompiles(source, filename);
+  const compileError = compileCheck(source, filename);
   if (compileError) {
-    problems.push(`${at}: ${compileError}`);
+    problems.push(`${at}: ${describeCompileError(compileError)}`);
     return undefined;
   }
   return { source, filename };
-}
-
-/**
- * Returns a description of the syntax error in `source`, or undefined when it compiles.
- * Only compiles (node:vm never runs the code here); execution happens in the sandbox.
- */
-export function checkCompiles(source: string, filename: string): string | undefined {
-  try {
-    new Script(source, { filename });
-    return undefined;
-  } catch (error) {
-    const e = error as Error;
-    const where = /:(\d+)\s*\n/.exec(e.stack ?? '')?.[1];
-    return `does not compile: ${e.name}: ${e.message}${where ? ` (line ${where})` : ''}`;
-  }
 }
 
 function formatIssue(issue: z.core.$ZodIssue): string {

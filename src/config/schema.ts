@@ -9,9 +9,11 @@ export const SCRIPT_KINDS = ['init', 'complete', 'backchannel'] as const;
 export type ScriptKind = (typeof SCRIPT_KINDS)[number];
 
 /** An IdP id travels in a URL path segment, so it is limited to unreserved characters. */
-const idpId = z.string().regex(/^[A-Za-z0-9._~-]{1,128}$/, 'must be 1-128 characters of A-Z a-z 0-9 . _ ~ -');
+export const idpId = z
+  .string()
+  .regex(/^[A-Za-z0-9._~-]{1,128}$/, 'must be 1-128 characters of A-Z a-z 0-9 . _ ~ -');
 
-const limitFields = {
+export const limitFields = {
   cpu_time_ms: z.int().min(1).max(60_000),
   wall_time_ms: z.int().min(1).max(600_000),
   memory_mb: z.int().min(8).max(4096),
@@ -111,7 +113,9 @@ const apiClientSchema = z.strictObject({
 });
 
 /** An OAuth scope name an application may request (RFC 6749 §3.3 scope-token characters). */
-const oauthScope = z.string().regex(/^[\x21\x23-\x5B\x5D-\x7E]{1,128}$/, 'is not a valid OAuth scope name');
+export const oauthScope = z
+  .string()
+  .regex(/^[\x21\x23-\x5B\x5D-\x7E]{1,128}$/, 'is not a valid OAuth scope name');
 
 /** An OAuth client a mobile or web app uses to register through IdPs (custom registration). */
 const applicationSchema = z.strictObject({
@@ -142,9 +146,15 @@ const identityProviderSchema = z.strictObject({
   limits: z.strictObject(limitFields).partial().optional(),
 });
 
+/** A property id: what scripts pass to PROPERTIES.get. */
+export const propertyId = z
+  .string()
+  .regex(/^[A-Za-z0-9._-]{1,255}$/, 'must be 1-255 characters of A-Z a-z 0-9 . _ -');
+export const propertyValue = z.string().max(64 * 1024);
+
 const propertySchema = z.strictObject({
-  id: z.string().regex(/^[A-Za-z0-9._-]{1,255}$/, 'must be 1-255 characters of A-Z a-z 0-9 . _ -'),
-  value: z.string().max(64 * 1024),
+  id: propertyId,
+  value: propertyValue,
   sensitive: z.boolean().default(false),
 });
 

@@ -3,7 +3,7 @@ import type { EngineConfig, ScriptKind, ScriptLimits } from '../config/schema.js
 import type { Logger } from '../logging.js';
 import type { CacheStore, ScriptVersion } from '../storage/types.js';
 import { CacheWriter } from './cache-writer.js';
-import type { ExecOutcome, ScriptArgs } from './protocol.js';
+import type { CacheEntry, ExecOutcome, ScriptArgs } from './protocol.js';
 import { createRedactor } from './redact.js';
 import { SandboxSupervisor } from './supervisor.js';
 
@@ -22,24 +22,25 @@ export interface ExecuteRequest {
  */
 export class ScriptEngine {
   private redact: (text: string) => string;
-  private readonly cacheWriter: CacheWriter;
+  private readonly cacheWriter: CacheWriter | null;
 
   private constructor(
     private readonly supervisor: SandboxSupervisor,
     private readonly logger: Logger,
     properties: PropertySnapshot,
-    cache: CacheStore,
+    cache: CacheStore | null,
   ) {
     this.redact = createRedactor(properties.sensitive);
-    this.cacheWriter = new CacheWriter(cache);
+    this.cacheWriter = cache && new CacheWriter(cache);
   }
 
   /** Starts the sandbox processes. */
   static async start(options: {
     engine: EngineConfig;
-    cacheUrl: string;
+    /** The CACHE sandboxes read; null for an engine that only makes dry runs (the CLI). */
+    cacheUrl: string | null;
     /** Where the CACHE stores of finished executions are committed. */
-    cache: CacheStore;
+    cache: CacheStore | null;
     properties: PropertySnapshot;
     logger: Logger;
   }): Promise<ScriptEngine> {
@@ -74,6 +75,7 @@ export class ScriptEngine {
     const outcome = await this.run(request);
     if (outcome.ok && outcome.cacheWrites) {
       try {
+        if (!this.cacheWriter) throw new Error('this engine has no CACHE');
         await this.cacheWriter.write(outcome.cacheWrites);
       } catch (err) {
         this.logger.error({ err, idp: idpId, reqId: request.requestId }, 'committing CACHE stores failed');
@@ -90,6 +92,35 @@ export class ScriptEngine {
     }
     this.log(request, outcome);
     return outcome;
+  }
+
+  /**
+   * `value` with every sensitive property value masked: in strings and object keys at
+   * any depth, and a number whose digits contain one becomes its masked text.
+   */
+  mask<T>(value: T): T {
+    return maskDeep(value, this.redact) as T;
+  }
+
+  /**
+   * A dry run: executes `request.script` in the same sandbox and limits, on a scratch
+   * CACHE seeded with `scratch` instead of the real one, and in a fresh isolate that is
+   * dropped afterwards, so nothing it does reaches real requests. Nothing is written to
+   * the server log. The outcome is returned as is: callers show it only through
+   * {@link mask}.
+   */
+  dryRun(request: ExecuteRequest & { scratch: CacheEntry[] }): Promise<ExecOutcome> {
+    const { idpId, kind, script, limits } = request;
+    return this.supervisor.execute(
+      {
+        key: `dry-run:${idpId}/${kind}@${script.sha256}:${limits.memory_mb}`,
+        filename: script.filename,
+        source: script.source,
+      },
+      limits,
+      request.args,
+      request.scratch,
+    );
   }
 
   private run(request: ExecuteRequest): Promise<ExecOutcome> {
@@ -127,6 +158,19 @@ export class ScriptEngine {
   async stop(): Promise<void> {
     await this.supervisor.stop();
   }
+}
+
+function maskDeep(value: unknown, redact: (text: string) => string): unknown {
+  if (typeof value === 'string') return redact(value);
+  if (typeof value === 'number') {
+    const masked = redact(String(value));
+    return masked === String(value) ? value : masked;
+  }
+  if (Array.isArray(value)) return value.map((item) => maskDeep(item, redact));
+  if (value !== null && typeof value === 'object') {
+    return Object.fromEntries(Object.entries(value).map(([k, v]) => [redact(k), maskDeep(v, redact)]));
+  }
+  return value;
 }
 
 const round = (ms: number) => Math.round(ms * 100) / 100;

@@ -37,6 +37,9 @@ export interface ScriptLogLine {
 /** A CACHE.store a script made: key, value (JSON text), TTL in ms. */
 export type CacheWrite = [key: string, value: string, ttlMs: number];
 
+/** A CACHE entry of a dry run's scratch cache: key, value (JSON text), remaining TTL in ms. */
+export type CacheEntry = CacheWrite;
+
 export type ExecOutcome = (
   | {
       ok: true;
@@ -51,6 +54,8 @@ export type ExecOutcome = (
   dropped: number;
   cpuMs: number;
   wallMs: number;
+  /** A dry run's scratch CACHE afterwards (with its stores when the script returned). */
+  scratch?: CacheEntry[];
 };
 
 /** Identifies one compiled script: one IdP, one kind, one version, one memory limit. */
@@ -63,7 +68,8 @@ export interface ScriptRef {
 
 export interface InitMessage {
   t: 'init';
-  cacheUrl: string;
+  /** The real CACHE; null when there is none (a local `registrar script test`: dry runs only). */
+  cacheUrl: string | null;
   cache: EngineConfig['cache'];
   log: EngineConfig['log'];
   properties: Record<string, string>;
@@ -75,6 +81,8 @@ export interface ExecMessage {
   script: ScriptRef;
   limits: ScriptLimits;
   args: ScriptArgs;
+  /** Present for a dry run: the seed of its scratch CACHE, used instead of the real one. */
+  scratch?: CacheEntry[];
 }
 
 export interface PropertiesMessage {

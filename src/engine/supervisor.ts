@@ -4,6 +4,7 @@ import type { ScriptLimits } from '../config/schema.js';
 import type { Logger } from '../logging.js';
 import { nowMs } from './clock.js';
 import type {
+  CacheEntry,
   ChildMessage,
   ExecMessage,
   ExecOutcome,
@@ -25,6 +26,7 @@ interface Job {
   script: Required<ScriptRef>;
   limits: ScriptLimits;
   args: ScriptArgs;
+  scratch?: CacheEntry[];
   enqueued: number;
   resolve: (outcome: ExecOutcome) => void;
   queueTimer?: NodeJS.Timeout;
@@ -101,9 +103,16 @@ export class SandboxSupervisor {
     }
   }
 
-  execute(script: Required<ScriptRef>, limits: ScriptLimits, args: ScriptArgs): Promise<ExecOutcome> {
+  /** Runs one execution; `scratch` makes it a dry run on that scratch CACHE. */
+  execute(
+    script: Required<ScriptRef>,
+    limits: ScriptLimits,
+    args: ScriptArgs,
+    scratch?: CacheEntry[],
+  ): Promise<ExecOutcome> {
     return new Promise((resolve) => {
       const job: Job = { script, limits, args, enqueued: nowMs(), resolve };
+      if (scratch) job.scratch = scratch;
       job.queueTimer = setTimeout(() => {
         const at = this.queue.indexOf(job);
         if (at === -1) return;
@@ -173,8 +182,9 @@ export class SandboxSupervisor {
 
   private send(worker: Worker, id: number, job: Job): void {
     const { key, filename, source } = job.script;
-    const known = worker.known.has(key);
-    worker.known.add(key);
+    // A dry run runs in a throwaway isolate, so it always carries its source.
+    const known = job.scratch === undefined && worker.known.has(key);
+    if (job.scratch === undefined) worker.known.add(key);
     const message: ExecMessage = {
       t: 'exec',
       id,
@@ -182,6 +192,7 @@ export class SandboxSupervisor {
       limits: job.limits,
       args: job.args,
     };
+    if (job.scratch) message.scratch = job.scratch;
     worker.child.send(message);
   }
 

@@ -70,7 +70,13 @@ export async function createAuthenticators(
   };
 }
 
-/** `insufficient_permissions` unless the API client holds `scope`. */
+/** `insufficient_permissions` unless the API client holds `scope` (the registry's text names `User registration`). */
 export function requireScope(client: ApiClientRecord, scope: ApiScope): void {
-  if (!client.scopes.includes(scope)) throw new RegistrarError('insufficient_permissions');
+  if (client.scopes.includes(scope)) return;
+  throw new RegistrarError(
+    'insufficient_permissions',
+    scope === 'user_registration'
+      ? undefined
+      : `The API client does not have the required \`${scope}\` scope.`,
+  );
 }

@@ -1,6 +1,7 @@
 import type { FastifyInstance } from 'fastify';
 import { sendJson } from '../http/errors.js';
 import type { IdTokenSigner } from './id-token.js';
+import { JWKS_DOC } from './route-docs.js';
 
 /**
  * `GET /oauth/jwks`: the public keys id_tokens are verified with, current and
@@ -8,5 +9,7 @@ import type { IdTokenSigner } from './id-token.js';
  * `Cache-Control: no-store`.
  */
 export async function jwksRoute(app: FastifyInstance, deps: { signer: Pick<IdTokenSigner, 'jwks'> }) {
-  app.get('/oauth/jwks', async (_request, reply) => sendJson(reply, await deps.signer.jwks()));
+  app.get('/oauth/jwks', { config: { doc: JWKS_DOC } }, async (_request, reply) =>
+    sendJson(reply, await deps.signer.jwks()),
+  );
 }

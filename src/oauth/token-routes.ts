@@ -8,6 +8,7 @@ import {
 } from '../http/authenticate.js';
 import { sendJson } from '../http/errors.js';
 import { acceptForms, formField, formOf } from './form-body.js';
+import { INTROSPECT_DOC, REVOKE_DOC, TOKEN_DOC } from './route-docs.js';
 import type { TokenService } from './tokens.js';
 
 export interface TokenRouteDeps {
@@ -25,7 +26,7 @@ export interface TokenRouteDeps {
 export async function tokenRoutes(app: FastifyInstance, deps: TokenRouteDeps): Promise<void> {
   acceptForms(app);
 
-  app.post('/oauth/token', audited('token'), async (request, reply) => {
+  app.post('/oauth/token', { ...audited('token'), config: { doc: TOKEN_DOC } }, async (request, reply) => {
     const grantType = formField(request.body, 'grant_type');
     const refreshToken = formField(request.body, 'refresh_token');
     const application = await deps.applications.authenticateRequest(request, formOf(request.body));
@@ -37,7 +38,8 @@ export async function tokenRoutes(app: FastifyInstance, deps: TokenRouteDeps): P
     return sendJson(reply, issued);
   });
 
-  app.post('/oauth/introspect', audited('introspect'), async (request, reply) => {
+  const introspect = { ...audited('introspect'), config: { doc: INTROSPECT_DOC } };
+  app.post('/oauth/introspect', introspect, async (request, reply) => {
     const token = formField(request.body, 'token');
     const client = await deps.apiClients.authenticateRequest(request, formOf(request.body));
     requireScope(client, 'token_introspection');
@@ -59,7 +61,7 @@ export async function tokenRoutes(app: FastifyInstance, deps: TokenRouteDeps): P
     return sendJson(reply, answer);
   });
 
-  app.post('/oauth/revoke', audited('revoke'), async (request, reply) => {
+  app.post('/oauth/revoke', { ...audited('revoke'), config: { doc: REVOKE_DOC } }, async (request, reply) => {
     const token = formField(request.body, 'token');
     const application = await deps.applications.authenticateRequest(request, formOf(request.body));
     if (token === null) throw new RegistrarError('invalid_request', 'token is required');

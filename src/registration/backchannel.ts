@@ -7,6 +7,7 @@ import { sendJson } from '../http/errors.js';
 import type { ConfigStore } from '../storage/types.js';
 import { parseBackchannelBody } from './backchannel-body.js';
 import { findEnabledIdentityProvider } from './identity-provider.js';
+import { BACKCHANNEL_DOC } from './route-docs.js';
 import { runIdpScript } from './run-script.js';
 
 export interface BackchannelDeps {
@@ -28,7 +29,8 @@ export async function backchannelRoute(app: FastifyInstance, deps: BackchannelDe
   app.removeAllContentTypeParsers();
   app.addContentTypeParser('*', { parseAs: 'buffer' }, (_request, body, done) => done(null, body));
 
-  app.post<{ Params: { idp: string } }>(BACKCHANNEL_PATH, audited('backchannel'), async (request, reply) => {
+  const options = { ...audited('backchannel'), config: { doc: BACKCHANNEL_DOC } };
+  app.post<{ Params: { idp: string } }>(BACKCHANNEL_PATH, options, async (request, reply) => {
     const body = parseBackchannelBody(request.headers['content-type'], request.body as Buffer | undefined);
     const client = await deps.authenticator.authenticateRequest(request, body.form);
     requireScope(client, 'user_registration');

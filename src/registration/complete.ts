@@ -13,6 +13,7 @@ import type {
   TransactionStore,
 } from '../storage/types.js';
 import { bodyObject, findIdentityProviderFor, optionalString } from './application-request.js';
+import { COMPLETE_DOC } from './route-docs.js';
 import { isSuccessStatus, runIdpScript } from './run-script.js';
 
 /** Signs id_tokens (the IdTokenSigner; an interface so routes do not depend on key handling). */
@@ -41,7 +42,7 @@ export interface CompleteDeps {
 export async function completeRoute(app: FastifyInstance, deps: CompleteDeps): Promise<void> {
   app.post<{ Params: { idp: string } }>(
     '/oauth/custom-registration/:idp/complete',
-    audited('complete'),
+    { ...audited('complete'), config: { doc: COMPLETE_DOC } },
     async (request, reply) => {
       const body = bodyObject(request.body);
       const data = optionalString(body, 'data');

@@ -8,6 +8,7 @@ import type { ApplicationAuthenticator } from '../http/authenticate.js';
 import { sendJson } from '../http/errors.js';
 import type { ConfigStore, TransactionStore } from '../storage/types.js';
 import { bodyObject, findIdentityProviderFor, optionalString } from './application-request.js';
+import { INIT_DOC } from './route-docs.js';
 import { isSuccessStatus, runIdpScript } from './run-script.js';
 
 export interface InitDeps {
@@ -27,7 +28,7 @@ export interface InitDeps {
 export async function initRoute(app: FastifyInstance, deps: InitDeps): Promise<void> {
   app.post<{ Params: { idp: string } }>(
     '/oauth/custom-registration/:idp/init',
-    audited('init'),
+    { ...audited('init'), config: { doc: INIT_DOC } },
     async (request, reply) => {
       const body = bodyObject(request.body);
       const data = optionalString(body, 'data');

@@ -50,27 +50,108 @@ export interface PropertyRecord {
   sensitive: boolean;
 }
 
+/** One page of a keyset-paged list: at most `limit` items after the key `after`, in key order. */
+export interface PageRequest {
+  limit: number;
+  /** The last key of the previous page; absent for the first page. */
+  after?: string;
+}
+
+export interface Page<T> {
+  items: T[];
+  /** The key to pass as `after` for the next page; null on the last page. */
+  next: string | null;
+}
+
+/** A script version's metadata, as listed (the source is read one version at a time). */
+export interface ScriptVersionInfo {
+  version: number;
+  sha256: string;
+  filename: string;
+  created_at: number;
+  /** True for the version the IdP runs. */
+  active: boolean;
+}
+
+/** A script to save: the source and the name it runs under in stack traces and logs. */
+export interface ScriptSource {
+  source: string;
+  filename: string;
+}
+
+/** What a script save did: the version the IdP now runs, and whether saving created it. */
+export interface SavedScript {
+  version: ScriptVersion;
+  created: boolean;
+}
+
 /**
- * Configuration: API clients, identity providers with versioned scripts, properties.
- * Every method is atomic on its own.
+ * Configuration: API clients, applications, identity providers with versioned scripts,
+ * properties. Every method is atomic on its own; `create*` methods refuse (false) an
+ * existing key, `delete*` methods report whether the key existed, and every change is
+ * seen by the next read on any connection.
  */
 export interface ConfigStore {
   getApiClient(clientId: string): Promise<ApiClientRecord | undefined>;
+  listApiClients(page: PageRequest): Promise<Page<ApiClientRecord>>;
+  /** Stores a new client; false (nothing changed) when the id exists. */
+  createApiClient(client: ApiClientRecord): Promise<boolean>;
   upsertApiClient(client: ApiClientRecord): Promise<void>;
+  deleteApiClient(clientId: string): Promise<boolean>;
+
   getApplication(clientId: string): Promise<ApplicationRecord | undefined>;
+  listApplications(page: PageRequest): Promise<Page<ApplicationRecord>>;
+  createApplication(application: ApplicationRecord): Promise<boolean>;
   upsertApplication(application: ApplicationRecord): Promise<void>;
+  deleteApplication(clientId: string): Promise<boolean>;
+
   getIdentityProvider(id: string): Promise<IdentityProviderRecord | undefined>;
+  listIdentityProviders(page: PageRequest): Promise<Page<IdentityProviderRecord>>;
   /**
-   * Creates or updates an IdP. For each script kind given, a new version is created
-   * and activated when the source differs from the active one; kinds not given are
-   * deactivated (their versions are kept).
+   * Creates or updates an IdP (the config file's view). For each script kind given, a
+   * new version is created and activated when the source differs from the active one;
+   * kinds not given are deactivated (their versions are kept).
    */
   upsertIdentityProvider(
     idp: IdentityProviderFields,
-    scripts: Partial<Record<ScriptKind, { source: string; filename: string }>>,
+    scripts: Partial<Record<ScriptKind, ScriptSource>>,
   ): Promise<void>;
+  /**
+   * Creates (`create`: false when the id exists) or updates (`update`: false when it
+   * does not) an IdP's fields and, in the same step, the scripts named: a source
+   * saves a version as {@link saveScript} does; null deactivates the kind; a kind not
+   * named is left as it is.
+   */
+  writeIdentityProvider(
+    mode: 'create' | 'update',
+    idp: IdentityProviderFields,
+    scripts: Partial<Record<ScriptKind, ScriptSource | null>>,
+  ): Promise<boolean>;
+  /** Removes an IdP and all its script versions. */
+  deleteIdentityProvider(id: string): Promise<boolean>;
+  /**
+   * Saves a script as a new immutable version and activates it, unless the source is
+   * the active version's (then nothing changes and `created` is false). Undefined when
+   * the IdP does not exist.
+   */
+  saveScript(idpId: string, kind: ScriptKind, script: ScriptSource): Promise<SavedScript | undefined>;
+  /** An IdP's versions of one kind, newest first; `after` is a version number. */
+  listScriptVersions(idpId: string, kind: ScriptKind, page: PageRequest): Promise<Page<ScriptVersionInfo>>;
+  getScriptVersion(
+    idpId: string,
+    kind: ScriptKind,
+    version: number,
+  ): Promise<(ScriptVersion & ScriptVersionInfo) | undefined>;
+  /** Makes an existing version the active one (a rollback when it is older); false when there is no such version. */
+  activateScriptVersion(idpId: string, kind: ScriptKind, version: number): Promise<boolean>;
+
+  getProperty(id: string): Promise<PropertyRecord | undefined>;
+  /** Every property, by id (scripts get them all). */
   listProperties(): Promise<PropertyRecord[]>;
+  pageProperties(page: PageRequest): Promise<Page<PropertyRecord>>;
+  createProperty(property: PropertyRecord): Promise<boolean>;
   upsertProperty(property: PropertyRecord): Promise<void>;
+  deleteProperty(id: string): Promise<boolean>;
   /** Resolves when the backend answers a trivial query. */
   ping(): Promise<void>;
 }

@@ -5,11 +5,14 @@
  * says why.
  */
 import assert from 'node:assert/strict';
-import { createHash, randomUUID } from 'node:crypto';
+import { randomUUID } from 'node:crypto';
 import { afterEach, beforeEach, describe, test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { SCRIPT_KINDS, type ScriptKind } from '../../src/config/schema.js';
-import type { CacheStore, ConfigStore, IdentityProviderFields } from '../../src/storage/types.js';
+import type { CacheStore, ConfigStore } from '../../src/storage/types.js';
+import { type ConfigFixture, configStoreChangeCases, fields, script, sha256 } from './config-conformance.js';
+
+export type { ConfigFixture } from './config-conformance.js';
 
 /** A freshly opened, empty cache store. */
 export interface CacheFixture {
@@ -24,12 +27,6 @@ export interface CacheFixture {
   close(): Promise<void>;
 }
 
-/** A freshly opened, empty config store. */
-export interface ConfigFixture {
-  store: ConfigStore;
-  close(): Promise<void>;
-}
-
 export interface CacheConformanceOptions {
   /**
    * Set (to the reason) when the backend expires entries on its own (Redis), so
@@ -37,8 +34,6 @@ export interface CacheConformanceOptions {
    */
   nativeExpiry?: string;
 }
-
-const sha256 = (text: string) => createHash('sha256').update(text).digest('hex');
 
 /** The CacheStore contract: expiry, replacement, atomic take, purge. */
 export function cacheStoreConformance(
@@ -234,17 +229,11 @@ export function cacheStoreConformance(
   });
 }
 
-const fields = (id: string, extra: Partial<IdentityProviderFields> = {}): IdentityProviderFields => ({
-  id,
-  name: `IdP ${id}`,
-  flow: 'one_step',
-  enabled: true,
-  limits: {},
-  ...extra,
-});
-const script = (source: string, filename = 'script.js') => ({ source, filename });
-
-/** The ConfigStore contract: API clients, versioned IdP scripts, properties. */
+/**
+ * The ConfigStore contract: API clients, applications, versioned IdP scripts,
+ * properties. The cases for paged lists, create and delete, IdP writes, script versions
+ * and freshness are in config-conformance.ts.
+ */
 export function configStoreConformance(name: string, open: () => Promise<ConfigFixture>): void {
   describe(`ConfigStore conformance: ${name}`, () => {
     let fixture: ConfigFixture;
@@ -520,5 +509,7 @@ export function configStoreConformance(name: string, open: () => Promise<ConfigF
     test('ping resolves', async () => {
       await store.ping();
     });
+
+    configStoreChangeCases(() => fixture);
   });
 }

@@ -9,8 +9,11 @@ export interface HostBindings {
   cache: ivm.Callback;
   newUuid: ivm.Callback;
   getProperty: ivm.Callback;
-  /** Starts a new execution's CACHE overlay (its stores so far are forgotten). */
-  begin(): void;
+  /**
+   * Starts a new execution's CACHE overlay (its stores so far are forgotten). A dry
+   * run passes its scratch cache, which the execution then uses instead of the real one.
+   */
+  begin(scratch?: SandboxCache): void;
   /** The execution's stores, in order, for the server to commit; clears the overlay. */
   takeWrites(): CacheWrite[];
 }
@@ -38,11 +41,12 @@ function scriptError(message: string): Error {
  * executions deleting the same key only one is told it removed it.
  */
 export function createHostBindings(
-  cache: SandboxCache,
+  realCache: SandboxCache,
   limits: EngineConfig['cache'],
   properties: () => ReadonlyMap<string, string>,
 ): HostBindings {
   let pending = new Map<string, CacheWrite>();
+  let cache = realCache;
   const checkKey = (method: string, key: unknown): string => {
     if (typeof key !== 'string') throw scriptError(`CACHE.${method}: key must be a string`);
     const bytes = Buffer.byteLength(key, 'utf8');
@@ -102,12 +106,14 @@ export function createHostBindings(
     getProperty: new ivm.Callback((id: unknown) =>
       typeof id === 'string' ? properties().get(id) : undefined,
     ),
-    begin() {
+    begin(scratch) {
       pending = new Map();
+      cache = scratch ?? realCache;
     },
     takeWrites() {
       const writes = [...pending.values()];
       pending = new Map();
+      cache = realCache;
       return writes;
     },
   };

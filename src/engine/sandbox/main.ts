@@ -7,9 +7,22 @@
  * their own heap and time limit.
  */
 import { openSandboxCache } from '../../storage/open.js';
+import type { SandboxCache } from '../../storage/types.js';
 import type { ChildMessage, ExecMessage, InitMessage, ParentMessage } from '../protocol.js';
 import { createHostBindings, type HostBindings } from './host-bindings.js';
+import { ScratchCache } from './scratch-cache.js';
 import { ScriptSlot } from './script-slot.js';
+
+/** The CACHE of a sandbox started without one: only dry runs (with their scratch cache) run there. */
+const NO_CACHE: SandboxCache = {
+  getSync: () => {
+    throw new Error('no CACHE is configured');
+  },
+  deleteSync: () => {
+    throw new Error('no CACHE is configured');
+  },
+  close: () => {},
+};
 
 /** Compiled scripts kept per process before the least recently used is dropped. */
 const MAX_SLOTS = 256;
@@ -28,7 +41,11 @@ process.on('message', (message: ParentMessage) => {
     case 'init':
       init = message;
       properties = new Map(Object.entries(message.properties));
-      bindings = createHostBindings(openSandboxCache(message.cacheUrl), message.cache, () => properties);
+      bindings = createHostBindings(
+        message.cacheUrl === null ? NO_CACHE : openSandboxCache(message.cacheUrl),
+        message.cache,
+        () => properties,
+      );
       send({ t: 'ready' });
       break;
     case 'properties':
@@ -44,12 +61,48 @@ process.on('message', (message: ParentMessage) => {
 process.on('disconnect', () => process.exit(0));
 
 function execute(message: ExecMessage): void {
+  if (message.scratch) {
+    dryRun(message, message.scratch);
+    return;
+  }
   const slot = slotFor(message);
   if (!slot) {
     send({ t: 'need_source', id: message.id });
     return;
   }
   send({ t: 'result', id: message.id, outcome: slot.execute(message.args, message.limits) });
+}
+
+/**
+ * A dry run gets a fresh isolate of its own, dropped afterwards: no globals left by
+ * earlier runs, and drafts never crowd real scripts out of the slots. (The server
+ * always sends a dry run's source.)
+ */
+function dryRun(message: ExecMessage, seed: NonNullable<ExecMessage['scratch']>): void {
+  const slot = newSlot(message);
+  if (!slot) {
+    send({ t: 'need_source', id: message.id });
+    return;
+  }
+  try {
+    const outcome = slot.execute(message.args, message.limits, new ScratchCache(seed));
+    send({ t: 'result', id: message.id, outcome });
+  } finally {
+    slot.discard();
+  }
+}
+
+/** A slot for the message's script; undefined when the message lacks the source (or init has not arrived). */
+function newSlot(message: ExecMessage): ScriptSlot | undefined {
+  const { script } = message;
+  if (script.source === undefined || !init || !bindings) return undefined;
+  return new ScriptSlot({
+    source: script.source,
+    filename: script.filename,
+    memoryMb: message.limits.memory_mb,
+    log: init.log,
+    bindings,
+  });
 }
 
 function slotFor(message: ExecMessage): ScriptSlot | undefined {
@@ -61,14 +114,8 @@ function slotFor(message: ExecMessage): ScriptSlot | undefined {
     slots.set(script.key, existing);
     return existing;
   }
-  if (script.source === undefined || !init || !bindings) return undefined;
-  const slot = new ScriptSlot({
-    source: script.source,
-    filename: script.filename,
-    memoryMb: message.limits.memory_mb,
-    log: init.log,
-    bindings,
-  });
+  const slot = newSlot(message);
+  if (!slot) return undefined;
   slots.set(script.key, slot);
   for (const [key, old] of slots) {
     if (slots.size <= MAX_SLOTS) break;

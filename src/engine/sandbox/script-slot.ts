@@ -4,6 +4,7 @@ import { nowMs } from '../clock.js';
 import type { ExecOutcome, FailureKind, ScriptArgs, ScriptLogLine, ScriptResult } from '../protocol.js';
 import type { HostBindings } from './host-bindings.js';
 import { PRELUDE_SOURCE } from './prelude.js';
+import type { ScratchCache } from './scratch-cache.js';
 
 export interface SlotOptions {
   source: string;
@@ -33,14 +34,15 @@ export class ScriptSlot {
 
   constructor(private readonly options: SlotOptions) {}
 
-  execute(args: ScriptArgs, limits: ScriptLimits): ExecOutcome {
+  /** Runs `execute` once; a dry run passes its `scratch` cache, which gets the stores instead of the server. */
+  execute(args: ScriptArgs, limits: ScriptLimits, scratch?: ScratchCache): ExecOutcome {
     const started = nowMs();
     // Scripts have no waits of their own (CACHE calls are brief), so the tighter of the two
     // time limits bounds the run; it is reported as the limit that was set tighter.
     const budget = Math.min(limits.cpu_time_ms, limits.wall_time_ms);
     let instance: Instance | undefined;
     let cpuStart = 0n;
-    this.options.bindings.begin();
+    this.options.bindings.begin(scratch);
     try {
       instance = this.instance ?? this.load(budget);
       this.instance = instance;
@@ -51,13 +53,21 @@ export class ScriptSlot {
       const outcome = parseOutcome(json, started, cpuMs(instance.isolate, cpuStart), this.options.log);
       // Stores count only when the script returned: a failed execution leaves the CACHE as it was.
       const writes = this.options.bindings.takeWrites();
-      if (outcome.ok && writes.length > 0) outcome.cacheWrites = writes;
+      if (scratch) {
+        if (outcome.ok) for (const [key, value, ttlMs] of writes) scratch.set(key, value, ttlMs);
+        outcome.scratch = scratch.dump();
+      } else if (outcome.ok && writes.length > 0) {
+        outcome.cacheWrites = writes;
+      }
       return outcome;
     } catch (error) {
+      this.options.bindings.takeWrites();
       const cpu = instance ? cpuMs(instance.isolate, cpuStart) : 0;
       this.discard();
       const [kind, message, line] = classify(error, limits, this.options.memoryMb);
-      return failure(kind, message, started, cpu, line);
+      const outcome = failure(kind, message, started, cpu, line);
+      if (scratch) outcome.scratch = scratch.dump();
+      return outcome;
     }
   }
 

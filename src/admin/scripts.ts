@@ -1,0 +1,264 @@
+import type { FastifyInstance } from 'fastify';
+import { z } from 'zod';
+import type { ScriptKind } from '../config/schema.js';
+import { effectiveLimits } from '../engine/limits.js';
+import { RegistrarError } from '../errors.js';
+import { sendJson } from '../http/errors.js';
+import { auditChange } from './change-audit.js';
+import { type AdminDeps, locationOf } from './deps.js';
+import { adminDoc, notFound } from './docs.js';
+import { dryRun, dryRunReportSchema, dryRunRequestSchema } from './dry-run.js';
+import { activeKinds, checkFlow, loadIdp } from './identity-providers.js';
+import {
+  compileProblem,
+  scriptFilename,
+  scriptInput,
+  scriptKindParam,
+  scriptVersionView,
+} from './idp-views.js';
+import { invalidFields, pageQuery, pageSchema, parseOrReject } from './validation.js';
+
+const scriptParams = z.object({ id: z.string(), kind: scriptKindParam });
+const versionParams = scriptParams.extend({ version: z.coerce.number().int().min(1) });
+type ScriptParams = { id: string; kind: string };
+type VersionParams = ScriptParams & { version: string };
+
+const versionInfoView = scriptVersionView.extend({ created_at: z.string(), active: z.boolean() });
+const versionView = versionInfoView.extend({ source: z.string() });
+const activeScriptView = scriptVersionView.extend({ kind: scriptKindParam, source: z.string() });
+
+const TAG = 'Admin: scripts';
+const BASE = '/identity-providers/:id/scripts/:kind';
+
+const iso = (ms: number) => new Date(ms).toISOString();
+
+/**
+ * An IdP's scripts: the active version, saving (compile first, then a new immutable
+ * version), removal, version history, activation (rollback) and dry runs.
+ */
+export async function scriptRoutes(app: FastifyInstance, deps: AdminDeps): Promise<void> {
+  const { store } = deps;
+  /** The path's IdP and kind; an unknown kind is `not_found` like an unknown IdP. */
+  const target = async (params: ScriptParams) => {
+    const kind = scriptKindParam.safeParse(params.kind);
+    if (!kind.success) throw notFound('script kind', params.kind);
+    return { idp: await loadIdp(store, params.id), kind: kind.data as ScriptKind };
+  };
+  const versionNumber = (params: VersionParams) => {
+    const version = Number(params.version);
+    if (!Number.isSafeInteger(version) || version < 1) throw notFound('script version', params.version);
+    return version;
+  };
+
+  app.get<{ Params: ScriptParams }>(
+    BASE,
+    adminDoc({
+      summary: 'Read the active version of a script, with its source',
+      tags: [TAG],
+      params: scriptParams,
+      ok: activeScriptView,
+    }),
+    async (request, reply) => {
+      const { idp, kind } = await target(request.params);
+      const script = idp.scripts[kind];
+      if (!script) throw notFound('active script', `${idp.id}/${kind}`);
+      const { version, sha256, filename, source } = script;
+      return sendJson(reply, { kind, version, sha256, filename, source });
+    },
+  );
+
+  app.put<{ Params: ScriptParams }>(
+    BASE,
+    adminDoc({
+      summary: 'Save a script as a new version and activate it',
+      description:
+        'Compiles the source first: a syntax error is `invalid_request` with its line and column, and nothing changes. Saving the active source again creates no version (200 instead of 201).',
+      tags: [TAG],
+      params: scriptParams,
+      body: scriptInput,
+      ok: activeScriptView,
+      created: activeScriptView,
+    }),
+    async (request, reply) => {
+      const { idp, kind } = await target(request.params);
+      const { source } = parseOrReject(scriptInput, request.body);
+      const script = { source, filename: scriptFilename(idp.id, kind) };
+      const problem = compileProblem('source', script);
+      if (problem) throw invalidFields('the script does not compile', [problem]);
+      if (kind === 'init' && idp.flow !== 'two_step') {
+        throw new RegistrarError('conflict', 'init scripts are only used by two_step identity providers');
+      }
+      const saved = await store.saveScript(idp.id, kind, script);
+      if (!saved) throw notFound('identity provider', idp.id);
+      const { version, sha256, filename } = saved.version;
+      const answer = { kind, version, sha256, filename, source };
+      if (saved.created) {
+        auditChange(request, {
+          resource: 'script',
+          id: `${idp.id}/${kind}`,
+          action: 'save_version',
+          before: idp.scripts[kind]
+            ? { version: idp.scripts[kind].version, sha256: idp.scripts[kind].sha256 }
+            : null,
+          after: { version, sha256 },
+        });
+        reply.header(
+          'location',
+          locationOf('identity-providers', idp.id, 'scripts', kind, 'versions', String(version)),
+        );
+      }
+      return sendJson(reply, answer, saved.created ? 201 : 200);
+    },
+  );
+
+  app.delete<{ Params: ScriptParams }>(
+    BASE,
+    adminDoc({
+      summary: 'Remove a script kind from an identity provider',
+      description:
+        'Its versions are kept. The complete script, and a two_step IdP’s init script, cannot be removed (`conflict`).',
+      tags: [TAG],
+      params: scriptParams,
+      noContent: true,
+    }),
+    async (request, reply) => {
+      const { idp, kind } = await target(request.params);
+      const active = idp.scripts[kind];
+      if (!active) throw notFound('active script', `${idp.id}/${kind}`);
+      try {
+        checkFlow(idp.flow, activeKinds(idp.scripts, { [kind]: null }));
+      } catch {
+        throw new RegistrarError('conflict', `a ${idp.flow} identity provider needs its ${kind} script`);
+      }
+      const { scripts: _scripts, ...fields } = idp;
+      await store.writeIdentityProvider('update', fields, { [kind]: null });
+      auditChange(request, {
+        resource: 'script',
+        id: `${idp.id}/${kind}`,
+        action: 'deactivate',
+        before: { version: active.version, sha256: active.sha256 },
+        after: null,
+      });
+      return reply.code(204).send();
+    },
+  );
+
+  app.get<{ Params: ScriptParams }>(
+    `${BASE}/versions`,
+    adminDoc({
+      summary: 'List a script’s versions, newest first',
+      tags: [TAG],
+      params: scriptParams,
+      query: pageQuery,
+      ok: pageSchema(versionInfoView),
+    }),
+    async (request, reply) => {
+      const { idp, kind } = await target(request.params);
+      const { limit, cursor } = parseOrReject(pageQuery, request.query, 'the query');
+      const page = await store.listScriptVersions(idp.id, kind, {
+        limit,
+        ...(cursor ? { after: cursor } : {}),
+      });
+      const items = page.items.map((info) => ({ ...info, created_at: iso(info.created_at) }));
+      return sendJson(reply, { items, next_cursor: page.next });
+    },
+  );
+
+  app.get<{ Params: VersionParams }>(
+    `${BASE}/versions/:version`,
+    adminDoc({
+      summary: 'Read one version of a script, with its source',
+      tags: [TAG],
+      params: versionParams,
+      ok: versionView,
+    }),
+    async (request, reply) => {
+      const { idp, kind } = await target(request.params);
+      const found = await store.getScriptVersion(idp.id, kind, versionNumber(request.params));
+      if (!found) throw notFound('script version', `${idp.id}/${kind}@${request.params.version}`);
+      return sendJson(reply, { ...found, created_at: iso(found.created_at) });
+    },
+  );
+
+  app.post<{ Params: VersionParams }>(
+    `${BASE}/versions/:version/activate`,
+    adminDoc({
+      summary: 'Activate a version (a rollback when it is older)',
+      tags: [TAG],
+      params: versionParams,
+      ok: versionInfoView,
+    }),
+    async (request, reply) => {
+      const { idp, kind } = await target(request.params);
+      const version = versionNumber(request.params);
+      if (kind === 'init' && idp.flow !== 'two_step') {
+        throw new RegistrarError('conflict', 'init scripts are only used by two_step identity providers');
+      }
+      if (!(await store.activateScriptVersion(idp.id, kind, version))) {
+        throw notFound('script version', `${idp.id}/${kind}@${version}`);
+      }
+      const found = await store.getScriptVersion(idp.id, kind, version);
+      if (!found) throw notFound('script version', `${idp.id}/${kind}@${version}`);
+      const before = idp.scripts[kind];
+      auditChange(request, {
+        resource: 'script',
+        id: `${idp.id}/${kind}`,
+        action: 'activate_version',
+        before: before ? { version: before.version, sha256: before.sha256 } : null,
+        after: { version, sha256: found.sha256 },
+      });
+      const { source: _source, ...info } = found;
+      return sendJson(reply, { ...info, created_at: iso(info.created_at) });
+    },
+  );
+
+  app.post<{ Params: ScriptParams }>(
+    `${BASE}/test`,
+    adminDoc({
+      summary: 'Dry-run a draft or the active version',
+      description:
+        'Runs the script in the same sandbox and limits on a scratch CACHE (seeded by `cache`; the real CACHE is never read or written) and reports status, payload, user, logs, CPU and wall time, the scratch CACHE afterwards, and any error with its line.',
+      tags: [TAG],
+      params: scriptParams,
+      body: dryRunRequestSchema,
+      ok: dryRunReportSchema,
+    }),
+    async (request, reply) => {
+      const { idp, kind } = await target(request.params);
+      const body = parseOrReject(dryRunRequestSchema, request.body);
+      const filename = scriptFilename(idp.id, kind);
+      let source = body.source;
+      if (source === undefined) {
+        const active = idp.scripts[kind];
+        if (!active) throw notFound('active script', `${idp.id}/${kind}`);
+        source = active.source;
+      } else {
+        const problem = compileProblem('source', { source, filename });
+        if (problem) throw invalidFields('the script does not compile', [problem]);
+      }
+      const limits = effectiveLimits(deps.engineConfig, idp.limits);
+      const report = await dryRun(
+        deps.engine,
+        deps.engineConfig,
+        { idpId: idp.id, kind, source, filename, limits },
+        body,
+      );
+      // Not a change, but who tried what is worth an audit line (the source itself is not logged).
+      request.log.info(
+        {
+          audit: {
+            event: 'script_dry_run',
+            client_id: request.adminClient ?? null,
+            idp: idp.id,
+            kind,
+            draft: body.source !== undefined,
+            status: report.status,
+            error: report.error?.kind ?? null,
+          },
+        },
+        'audit script_dry_run',
+      );
+      return sendJson(reply, report);
+    },
+  );
+}
