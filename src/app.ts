@@ -7,9 +7,11 @@ import { installAuditLog } from './http/audit.js';
 import type { ApiClientAuthenticator, ApplicationAuthenticator } from './http/authenticate.js';
 import { installErrorHandling } from './http/errors.js';
 import { healthRoutes } from './http/health.js';
+import { metricsRoute } from './http/metrics-route.js';
 import { installOpenApi } from './http/openapi.js';
 import { requestIdGenerator } from './http/request-id.js';
 import type { Logger } from './logging.js';
+import type { MetricsRegistry } from './metrics/prometheus.js';
 import type { IdTokenSigner } from './oauth/id-token.js';
 import { jwksRoute } from './oauth/jwks-route.js';
 import { tokenRoutes } from './oauth/token-routes.js';
@@ -32,6 +34,8 @@ export interface AppDeps {
   signer: IdTokenSigner;
   /** Seals sensitive values (properties, signing keys). */
   secretKey: Buffer;
+  /** What GET /metrics shows. */
+  metrics: MetricsRegistry;
   logger: Logger;
   close(): Promise<void>;
 }
@@ -86,6 +90,7 @@ export function buildApp(config: RegistrarConfig, deps: AppDeps): FastifyInstanc
   app.register(initRoute, { ...registration, transactionTtlSeconds: config.oauth.transaction_ttl_seconds });
   app.register(completeRoute, { ...registration, tokens: deps.tokens, idTokens: deps.signer });
   app.register(jwksRoute, { signer: deps.signer });
+  app.register(metricsRoute, { metrics: deps.metrics });
   app.register(adminRoutes, {
     store: deps.storage.config,
     engine: deps.engine,

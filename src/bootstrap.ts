@@ -4,8 +4,11 @@ import type { RegistrarConfig } from './config/load.js';
 import { ScriptEngine } from './engine/engine.js';
 import { createAuthenticators } from './http/authenticate.js';
 import type { Logger } from './logging.js';
+import { MetricsRegistry } from './metrics/prometheus.js';
 import { IdTokenSigner } from './oauth/id-token.js';
 import { TokenService } from './oauth/tokens.js';
+import { OutboundHttp } from './outbound/client.js';
+import { OutboundMetrics } from './outbound/metrics.js';
 import { CredentialCache } from './security/credential-cache.js';
 import { openStorage } from './storage/open.js';
 
@@ -25,7 +28,10 @@ export async function createDeps(
     const signer = await IdTokenSigner.load(storage.signingKeys, secretKey, {
       issuer: config.oauth.issuer ?? `http://${config.server.host}:${config.server.port}`,
     });
+    const metrics = new MetricsRegistry();
+    const outbound = new OutboundHttp(config.engine.http, new OutboundMetrics(metrics));
     engine = await ScriptEngine.start({
+      outbound,
       engine: config.engine,
       cacheUrl: config.cache.url,
       cache: storage.cache,
@@ -50,6 +56,7 @@ export async function createDeps(
       tokens: new TokenService(storage.tokens, config.oauth.refresh_token_ttl_seconds),
       signer,
       secretKey,
+      metrics,
       logger,
       async close() {
         clearInterval(purge);

@@ -351,6 +351,25 @@ describe('validation errors name their path exactly', () => {
     assert.ok(problem?.startsWith('properties[0].id: must be'), String(problem));
   });
 
+  test('a bad outbound allow-list entry or address, installation-wide and per IdP', () => {
+    const problems = rejects({
+      engine: { http: { allow: ['ftp://example.com'], allow_addresses: ['10.0.0.0/33'] } },
+      identity_providers: [{ ...idp('a'), http: { allow: ['https://user@example.com'] } }],
+    });
+    assert.ok(
+      problems.some((p) => p.startsWith('engine.http.allow[0]: ')),
+      problems.join('\n'),
+    );
+    assert.ok(
+      problems.some((p) => p.startsWith('engine.http.allow_addresses[0]: ')),
+      problems.join('\n'),
+    );
+    assert.ok(
+      problems.some((p) => p.startsWith('identity_providers[0].http.allow[0]: ')),
+      problems.join('\n'),
+    );
+  });
+
   test('out-of-range limits', () => {
     const cases: Array<[Record<string, unknown>, string]> = [
       [{ engine: { memory_mb: 4 } }, 'engine.memory_mb: '],
@@ -479,6 +498,10 @@ describe('defaults and overrides', () => {
     assert.equal(config.engine.cache.default_ttl_seconds, 300);
     assert.equal(config.engine.cache.max_key_bytes, 1024);
     assert.equal(config.engine.cache.max_value_bytes, 65_536);
+    assert.deepEqual(config.engine.http.allow, [], 'no outbound calls until an allow-list names a host');
+    assert.equal(config.engine.http.connect_timeout_ms, 2500);
+    assert.equal(config.engine.http.max_response_bytes, 1_048_576);
+    assert.equal(config.engine.http.follow_redirects, false);
     assert.equal(config.storage.url, `sqlite:${resolve(dataDir, 'registrar.db')}`);
     assert.equal(config.cache.url, `sqlite:${resolve(dataDir, 'cache.db')}`, 'the CACHE has its own file');
     assert.equal(config.data_dir, resolve(dataDir));

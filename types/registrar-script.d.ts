@@ -59,6 +59,36 @@ declare const LOG: {
 /** Installation properties (URLs, API keys). */
 declare const PROPERTIES: { get(id: string): string | null };
 
+/** A header value or body: text, or a property the server fills in without the script seeing it. */
+type RegistrarHttpValue = string | { $property: string };
+
+interface RegistrarHttpOptions {
+  /** `GET` by default (`POST` for `HTTP.json` with a body). */
+  method?: string;
+  url: string;
+  headers?: Record<string, RegistrarHttpValue>;
+  /** The call's own timeout; it never outlives the execution's wall time. */
+  timeoutMs?: number;
+}
+
+/**
+ * Outbound calls, only to hosts on the installation's or the IdP's allow-list (never
+ * to private, loopback or metadata addresses unless named). Synchronous for the
+ * script; the wait counts against the wall-time limit, not the CPU limit. Failures
+ * (refused, timeout, too large, connection errors) throw an Error naming the cause.
+ */
+declare const HTTP: {
+  request(
+    options: RegistrarHttpOptions & { body?: RegistrarHttpValue },
+  ): { status: number; headers: Record<string, string>; body: string };
+  /** Sends `body` as JSON (when given) and parses the response body as JSON (null when empty). */
+  json(options: RegistrarHttpOptions & { body?: unknown }): {
+    status: number;
+    headers: Record<string, string>;
+    body: unknown;
+  };
+};
+
 /** `LOG.info` of its arguments joined by spaces (Nashorn's print). */
 declare function print(...values: unknown[]): void;
 

@@ -3,6 +3,7 @@ import { z } from 'zod';
 import type { EngineConfig, ScriptKind, ScriptLimits } from '../config/schema.js';
 import type { ScriptEngine } from '../engine/engine.js';
 import type { CacheEntry, ScriptLogLine } from '../engine/protocol.js';
+import type { ExecutionEgress } from '../outbound/effective-policy.js';
 
 const nullableString = z.string().nullable().optional();
 
@@ -37,6 +38,16 @@ export const dryRunReportSchema = z.object({
   logs_dropped: z.int(),
   cpu_ms: z.number(),
   wall_ms: z.number(),
+  /** The outbound calls the run made (origin and path only; no headers or bodies). */
+  outbound: z.array(
+    z.object({
+      method: z.string(),
+      url: z.string(),
+      status: z.int().nullable(),
+      ms: z.number(),
+      error: z.string().nullable(),
+    }),
+  ),
   /** The scratch CACHE afterwards: key → value. */
   cache: z.record(z.string(), z.unknown()),
   error: z.object({ kind: z.string(), message: z.string(), line: z.int().nullable() }).optional(),
@@ -52,7 +63,15 @@ export type DryRunReport = z.infer<typeof dryRunReportSchema>;
 export async function dryRun(
   engine: ScriptEngine,
   engineConfig: EngineConfig,
-  target: { idpId: string; kind: ScriptKind; source: string; filename: string; limits: ScriptLimits },
+  target: {
+    idpId: string;
+    kind: ScriptKind;
+    source: string;
+    filename: string;
+    limits: ScriptLimits;
+    /** The IdP's egress, when its scripts may make outbound calls. */
+    outbound?: ExecutionEgress | undefined;
+  },
   request: DryRunRequest,
 ): Promise<DryRunReport> {
   const ttlMs = engineConfig.cache.default_ttl_seconds * 1000;
@@ -77,11 +96,13 @@ export async function dryRun(
     ],
     requestId: 'dry-run',
     scratch: seed,
+    outbound: target.outbound,
   });
   const base = {
     logs: outcome.logs.map((line: ScriptLogLine) => ({ level: line.level, message: line.message })),
     logs_dropped: outcome.dropped,
     cpu_ms: round(outcome.cpuMs),
+    outbound: outcome.outbound,
     wall_ms: round(outcome.wallMs),
   };
   // Everything the script produced may quote a sensitive property: mask it all.

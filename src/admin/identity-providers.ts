@@ -3,6 +3,7 @@ import { z } from 'zod';
 import { idpId, SCRIPT_KINDS, type ScriptKind } from '../config/schema.js';
 import { RegistrarError } from '../errors.js';
 import { sendJson } from '../http/errors.js';
+import { idpEgressSchema } from '../outbound/allow-entry.js';
 import type {
   ConfigStore,
   IdentityProviderFields,
@@ -28,6 +29,8 @@ const fields = {
   flow: z.enum(['one_step', 'two_step']),
   enabled: z.boolean(),
   limits: limitsSchema,
+  /** Hosts (and special addresses) this IdP's scripts may call besides the installation's allow-list. */
+  http: idpEgressSchema,
 };
 const scriptsInput = z.strictObject({
   init: scriptInput.nullable().optional(),
@@ -41,6 +44,7 @@ const createBody = z.strictObject({
   flow: fields.flow.default('one_step'),
   enabled: fields.enabled.default(true),
   limits: fields.limits.default({}),
+  http: fields.http.optional(),
   scripts: scriptsInput,
 });
 const replaceBody = z.strictObject({
@@ -49,6 +53,7 @@ const replaceBody = z.strictObject({
   flow: fields.flow.default('one_step'),
   enabled: fields.enabled.default(true),
   limits: fields.limits.default({}),
+  http: fields.http.optional(),
   /** Scripts to save with the change (null removes a kind); kinds not named stay as they are. */
   scripts: scriptsInput.optional(),
 });
@@ -57,6 +62,8 @@ const patchBody = z.strictObject({
   flow: fields.flow.optional(),
   enabled: fields.enabled.optional(),
   limits: fields.limits.optional(),
+  /** null removes the IdP's own allow-list. */
+  http: fields.http.nullable().optional(),
   scripts: scriptsInput.optional(),
 });
 
@@ -185,6 +192,7 @@ export async function identityProviderRoutes(app: FastifyInstance, deps: AdminDe
         flow: body.flow ?? before.flow,
         enabled: body.enabled ?? before.enabled,
         limits: body.limits ?? before.limits,
+        ...(body.http === null ? {} : (body.http ?? before.http) ? { http: body.http ?? before.http } : {}),
       };
       return sendJson(reply, await update(request.params.id, 'update', change, scripts, request));
     },

@@ -2,6 +2,7 @@ import { z } from 'zod';
 import { compileCheck } from '../config/compile-check.js';
 import { limitFields, SCRIPT_KINDS, type ScriptKind } from '../config/schema.js';
 import type { FieldProblem } from '../errors.js';
+import { idpEgressSchema } from '../outbound/allow-entry.js';
 import type { IdentityProviderRecord, ScriptSource } from '../storage/types.js';
 import { invalidFields } from './validation.js';
 
@@ -31,6 +32,8 @@ export const identityProviderView = z.object({
   flow: z.enum(['one_step', 'two_step']),
   enabled: z.boolean(),
   limits: limitsSchema,
+  /** The IdP's own outbound allow-list, when it has one. */
+  http: idpEgressSchema.optional(),
   scripts: z.partialRecord(scriptKindParam, scriptVersionView),
 });
 
@@ -40,7 +43,8 @@ export function idpView(idp: IdentityProviderRecord): z.infer<typeof identityPro
     const script = idp.scripts[kind];
     if (script) scripts[kind] = { version: script.version, sha256: script.sha256, filename: script.filename };
   }
-  return { id: idp.id, name: idp.name, flow: idp.flow, enabled: idp.enabled, limits: idp.limits, scripts };
+  const { id, name, flow, enabled, limits, http } = idp;
+  return { id, name, flow, enabled, limits, ...(http ? { http } : {}), scripts };
 }
 
 /** The compile problem of one script, naming its field, line and column; undefined when it compiles. */

@@ -4,6 +4,7 @@ import type { ScriptKind } from '../config/schema.js';
 import { effectiveLimits } from '../engine/limits.js';
 import { RegistrarError } from '../errors.js';
 import { sendJson } from '../http/errors.js';
+import { egressFor } from '../outbound/effective-policy.js';
 import { auditChange } from './change-audit.js';
 import { type AdminDeps, locationOf } from './deps.js';
 import { adminDoc, notFound } from './docs.js';
@@ -240,7 +241,7 @@ export async function scriptRoutes(app: FastifyInstance, deps: AdminDeps): Promi
       const report = await dryRun(
         deps.engine,
         deps.engineConfig,
-        { idpId: idp.id, kind, source, filename, limits },
+        { idpId: idp.id, kind, source, filename, limits, outbound: egressFor(deps.engineConfig, idp) },
         body,
       );
       // Not a change, but who tried what is worth an audit line (the source itself is not logged).

@@ -39,7 +39,14 @@ export async function applyConfig(
   }
   for (const idp of config.identity_providers) {
     await store.upsertIdentityProvider(
-      { id: idp.id, name: idp.name ?? null, flow: idp.flow, enabled: idp.enabled, limits: idp.limits ?? {} },
+      {
+        id: idp.id,
+        name: idp.name ?? null,
+        flow: idp.flow,
+        enabled: idp.enabled,
+        limits: idp.limits ?? {},
+        ...(idp.http ? { http: idp.http } : {}),
+      },
       idp.scripts,
     );
   }

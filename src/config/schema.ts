@@ -1,5 +1,6 @@
 import { availableParallelism } from 'node:os';
 import { z } from 'zod';
+import { egressSchema, idpEgressSchema } from '../outbound/allow-entry.js';
 
 /** Scopes an API client may hold. Unknown scope names are rejected to catch typos. */
 export const API_SCOPES = ['user_registration', 'admin', 'token_introspection'] as const;
@@ -97,6 +98,24 @@ const engineSchema = z.strictObject({
         .default(64 * 1024),
     })
     .prefault({}),
+  /** Outbound `HTTP.request` for scripts: off until an allow-list names a host. */
+  http: egressSchema
+    .extend({
+      /** Connect timeout, as the reference product's default. */
+      connect_timeout_ms: z.int().min(1).max(60_000).default(2500),
+      max_response_bytes: z
+        .int()
+        .min(1)
+        .max(64 * 1024 * 1024)
+        .default(1024 * 1024),
+      /** Calls one IdP's scripts may have in flight at once, per node. */
+      max_concurrent_per_idp: z.int().min(1).max(10_000).default(10),
+      max_requests_per_execution: z.int().min(1).max(1000).default(20),
+      /** Follow redirects (each hop checked against the policy again) instead of handing 3xx answers to the script. */
+      follow_redirects: z.boolean().default(false),
+      max_redirects: z.int().min(1).max(20).default(5),
+    })
+    .prefault({}),
   log: z
     .strictObject({
       max_line_chars: z.int().min(80).max(1_000_000).default(4096),
@@ -144,6 +163,8 @@ const identityProviderSchema = z.strictObject({
   }),
   /** Per-IdP overrides of the engine limits. */
   limits: z.strictObject(limitFields).partial().optional(),
+  /** More hosts (and special addresses) this IdP's scripts may call, beside the installation's. */
+  http: idpEgressSchema.optional(),
 });
 
 /** A property id: what scripts pass to PROPERTIES.get. */

@@ -1,11 +1,15 @@
 import type { PropertySnapshot } from '../config/apply.js';
 import type { EngineConfig, ScriptKind, ScriptLimits } from '../config/schema.js';
 import type { Logger } from '../logging.js';
+import type { OutboundHttp } from '../outbound/client.js';
+import type { EgressPolicy } from '../outbound/policy.js';
+import { type OutboundCallRecord, type OutboundContext, OutboundError } from '../outbound/types.js';
 import type { CacheStore, ScriptVersion } from '../storage/types.js';
 import { CacheWriter } from './cache-writer.js';
+import { nowMs } from './clock.js';
 import type { CacheEntry, ExecOutcome, ScriptArgs } from './protocol.js';
 import { createRedactor } from './redact.js';
-import { SandboxSupervisor } from './supervisor.js';
+import { type JobHttp, SandboxSupervisor } from './supervisor.js';
 
 export interface ExecuteRequest {
   idpId: string;
@@ -14,6 +18,8 @@ export interface ExecuteRequest {
   limits: ScriptLimits;
   args: ScriptArgs;
   requestId: string;
+  /** Present when the IdP may make outbound calls: its effective egress policy. */
+  outbound?: { policy: EgressPolicy; maxRequests: number } | undefined;
 }
 
 /**
@@ -23,14 +29,18 @@ export interface ExecuteRequest {
 export class ScriptEngine {
   private redact: (text: string) => string;
   private readonly cacheWriter: CacheWriter | null;
+  /** Clear-text property values, for outbound calls' `{$property}` references (never for scripts' eyes). */
+  private propertyValues: ReadonlyMap<string, string>;
 
   private constructor(
     private readonly supervisor: SandboxSupervisor,
     private readonly logger: Logger,
     properties: PropertySnapshot,
     cache: CacheStore | null,
+    private readonly outbound: OutboundHttp | null,
   ) {
     this.redact = createRedactor(properties.sensitive);
+    this.propertyValues = new Map(Object.entries(properties.values));
     this.cacheWriter = cache && new CacheWriter(cache);
   }
 
@@ -43,6 +53,8 @@ export class ScriptEngine {
     cache: CacheStore | null;
     properties: PropertySnapshot;
     logger: Logger;
+    /** Makes scripts' outbound calls; without it `HTTP.request` is refused. */
+    outbound?: OutboundHttp;
   }): Promise<ScriptEngine> {
     const { engine, logger } = options;
     const supervisor = new SandboxSupervisor({
@@ -57,7 +69,7 @@ export class ScriptEngine {
       },
     });
     await supervisor.start();
-    return new ScriptEngine(supervisor, logger, options.properties, options.cache);
+    return new ScriptEngine(supervisor, logger, options.properties, options.cache, options.outbound ?? null);
   }
 
   get healthy(): boolean {
@@ -67,6 +79,7 @@ export class ScriptEngine {
   /** Gives scripts new property values from the next execution on. */
   setProperties(properties: PropertySnapshot): void {
     this.redact = createRedactor(properties.sensitive);
+    this.propertyValues = new Map(Object.entries(properties.values));
     this.supervisor.setProperties(properties.values);
   }
 
@@ -109,9 +122,12 @@ export class ScriptEngine {
    * the server log. The outcome is returned as is: callers show it only through
    * {@link mask}.
    */
-  dryRun(request: ExecuteRequest & { scratch: CacheEntry[] }): Promise<ExecOutcome> {
+  async dryRun(
+    request: ExecuteRequest & { scratch: CacheEntry[] },
+  ): Promise<ExecOutcome & { outbound: OutboundCallRecord[] }> {
     const { idpId, kind, script, limits } = request;
-    return this.supervisor.execute(
+    const calls: OutboundCallRecord[] = [];
+    const outcome = await this.supervisor.execute(
       {
         key: `dry-run:${idpId}/${kind}@${script.sha256}:${limits.memory_mb}`,
         filename: script.filename,
@@ -119,8 +135,37 @@ export class ScriptEngine {
       },
       limits,
       request.args,
-      request.scratch,
+      { scratch: request.scratch, http: this.jobHttp(request, (call) => calls.push(call)) },
     );
+    return { ...outcome, outbound: calls };
+  }
+
+  /** How an execution's outbound calls are made, when its IdP may make any. */
+  private jobHttp(request: ExecuteRequest, record?: (call: OutboundCallRecord) => void): JobHttp | undefined {
+    const { outbound } = request;
+    if (!outbound) return undefined;
+    const client = this.outbound;
+    const context: OutboundContext = {
+      idpId: request.idpId,
+      policy: outbound.policy,
+      deadline: nowMs() + request.limits.wall_time_ms,
+      properties: this.propertyValues,
+      ...(record ? { record } : {}),
+    };
+    const log = this.logger;
+    return {
+      maxRequests: outbound.maxRequests,
+      async call(httpRequest) {
+        if (!client) return { ok: false, message: 'HTTP.request: outbound calls are not available here' };
+        try {
+          return { ok: true, response: await client.request(context, httpRequest) };
+        } catch (error) {
+          if (error instanceof OutboundError) return { ok: false, message: error.message };
+          log.error({ err: error, idp: request.idpId, reqId: request.requestId }, 'outbound call failed');
+          return { ok: false, message: 'HTTP.request: the call failed' };
+        }
+      },
+    };
   }
 
   private run(request: ExecuteRequest): Promise<ExecOutcome> {
@@ -134,6 +179,7 @@ export class ScriptEngine {
       },
       limits,
       request.args,
+      { http: this.jobHttp(request) },
     );
   }
 

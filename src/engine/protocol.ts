@@ -1,4 +1,5 @@
 import type { EngineConfig, ScriptLimits } from '../config/schema.js';
+import type { ScriptHttpRequest, ScriptHttpResponse } from '../outbound/types.js';
 
 /** The `execute` arguments, in order: requestPayload, userIdentifier, registrationData, hookContextCustomParams. */
 export type ScriptArgs = [string | null, string | null, string | null, Record<string, string[]> | null];
@@ -83,6 +84,12 @@ export interface ExecMessage {
   args: ScriptArgs;
   /** Present for a dry run: the seed of its scratch CACHE, used instead of the real one. */
   scratch?: CacheEntry[];
+  /**
+   * Present when the IdP may make outbound calls: the execution then runs
+   * asynchronously (so `HTTP.request` can wait without holding the process), under a
+   * wall-clock timeout and a CPU-time watchdog.
+   */
+  http?: { maxRequests: number };
 }
 
 export interface PropertiesMessage {
@@ -90,10 +97,21 @@ export interface PropertiesMessage {
   values: Record<string, string>;
 }
 
-export type ParentMessage = InitMessage | ExecMessage | PropertiesMessage;
+/** The answer to a sandbox's outbound call: the response, or a script-facing error message. */
+export type HttpResult = { ok: true; response: ScriptHttpResponse } | { ok: false; message: string };
+
+export interface HttpResultMessage {
+  t: 'http_result';
+  call: number;
+  result: HttpResult;
+}
+
+export type ParentMessage = InitMessage | ExecMessage | PropertiesMessage | HttpResultMessage;
 
 export type ChildMessage =
   | { t: 'ready' }
   | { t: 'result'; id: number; outcome: ExecOutcome }
   /** The process lacks the source of `id`'s script and asks for the execution again with it. */
-  | { t: 'need_source'; id: number };
+  | { t: 'need_source'; id: number }
+  /** Execution `id` calls `HTTP.request`: the server makes the call (policy, limits, metrics) and answers `call`. */
+  | { t: 'http'; id: number; call: number; request: ScriptHttpRequest };

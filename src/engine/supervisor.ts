@@ -2,6 +2,7 @@ import { type ChildProcess, fork } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import type { ScriptLimits } from '../config/schema.js';
 import type { Logger } from '../logging.js';
+import type { ScriptHttpRequest } from '../outbound/types.js';
 import { nowMs } from './clock.js';
 import type {
   CacheEntry,
@@ -9,6 +10,7 @@ import type {
   ExecMessage,
   ExecOutcome,
   FailureKind,
+  HttpResult,
   InitMessage,
   ScriptArgs,
   ScriptRef,
@@ -21,12 +23,20 @@ export interface SupervisorOptions {
   logger: Logger;
 }
 
+/** An execution's outbound calls: the sandbox asks, `call` (the server's client) answers. */
+export interface JobHttp {
+  maxRequests: number;
+  call: (request: ScriptHttpRequest) => Promise<HttpResult>;
+}
+
 /** An execution waiting for, or running in, a sandbox process. */
 interface Job {
   script: Required<ScriptRef>;
   limits: ScriptLimits;
   args: ScriptArgs;
   scratch?: CacheEntry[];
+  /** Outbound calls: allowed, how many, and who makes them. */
+  http?: JobHttp;
   enqueued: number;
   resolve: (outcome: ExecOutcome) => void;
   queueTimer?: NodeJS.Timeout;
@@ -103,16 +113,17 @@ export class SandboxSupervisor {
     }
   }
 
-  /** Runs one execution; `scratch` makes it a dry run on that scratch CACHE. */
+  /** Runs one execution; `scratch` makes it a dry run on that scratch CACHE; `http` allows outbound calls. */
   execute(
     script: Required<ScriptRef>,
     limits: ScriptLimits,
     args: ScriptArgs,
-    scratch?: CacheEntry[],
+    options: { scratch?: CacheEntry[] | undefined; http?: JobHttp | undefined } = {},
   ): Promise<ExecOutcome> {
     return new Promise((resolve) => {
       const job: Job = { script, limits, args, enqueued: nowMs(), resolve };
-      if (scratch) job.scratch = scratch;
+      if (options.scratch) job.scratch = options.scratch;
+      if (options.http) job.http = options.http;
       job.queueTimer = setTimeout(() => {
         const at = this.queue.indexOf(job);
         if (at === -1) return;
@@ -193,6 +204,7 @@ export class SandboxSupervisor {
       args: job.args,
     };
     if (job.scratch) message.scratch = job.scratch;
+    if (job.http) message.http = { maxRequests: job.http.maxRequests };
     worker.child.send(message);
   }
 
@@ -235,6 +247,21 @@ export class SandboxSupervisor {
         worker.headSince = nowMs();
         sent.job.resolve(message.outcome);
         this.dispatch();
+        break;
+      }
+      case 'http': {
+        const sent = worker.sent.get(message.id);
+        if (!sent?.job.http) return;
+        const { call } = message;
+        sent.job.http.call(message.request).then(
+          (result) => {
+            if (worker.child.connected) worker.child.send({ t: 'http_result', call, result });
+          },
+          () => {
+            const result: HttpResult = { ok: false, message: 'HTTP.request: the call failed' };
+            if (worker.child.connected) worker.child.send({ t: 'http_result', call, result });
+          },
+        );
         break;
       }
       case 'need_source': {

@@ -3,6 +3,7 @@ import type { ScriptEngine } from '../engine/engine.js';
 import { effectiveLimits } from '../engine/limits.js';
 import type { ScriptArgs, ScriptResult } from '../engine/protocol.js';
 import { RegistrarError } from '../errors.js';
+import { egressFor } from '../outbound/effective-policy.js';
 import type { IdentityProviderRecord } from '../storage/types.js';
 
 /** A script status in the success range 2000–2999. */
@@ -34,6 +35,7 @@ export async function runIdpScript(
     limits: effectiveLimits(engineConfig, idp.limits),
     args,
     requestId,
+    outbound: egressFor(engineConfig, idp),
   });
   if (!outcome.ok) throw new RegistrarError('internal_server_error', undefined, { logged: true });
   return outcome.result;

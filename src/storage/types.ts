@@ -36,8 +36,16 @@ export interface IdentityProviderRecord {
   flow: 'one_step' | 'two_step';
   enabled: boolean;
   limits: Partial<ScriptLimits>;
+  /** Egress this IdP adds to the installation's allow-list; absent when none. */
+  http?: IdpEgress;
   /** The active version of each script kind the IdP has. */
   scripts: Partial<Record<ScriptKind, ScriptVersion>>;
+}
+
+/** An IdP's own outbound allow-list (see `engine.http` for the installation's). */
+export interface IdpEgress {
+  allow?: string[];
+  allow_addresses?: string[];
 }
 
 /** The fields of an IdP that are not scripts. */

@@ -9,6 +9,8 @@ export interface HostBindings {
   cache: ivm.Callback;
   newUuid: ivm.Callback;
   getProperty: ivm.Callback;
+  /** Behind `HTTP.request`: takes the request as JSON, resolves to the result as JSON (async executions only). */
+  http: ivm.Reference<(requestJson: string) => Promise<string>>;
   /**
    * Starts a new execution's CACHE overlay (its stores so far are forgotten). A dry
    * run passes its scratch cache, which the execution then uses instead of the real one.
@@ -44,6 +46,7 @@ export function createHostBindings(
   realCache: SandboxCache,
   limits: EngineConfig['cache'],
   properties: () => ReadonlyMap<string, string>,
+  http: (requestJson: string) => Promise<string>,
 ): HostBindings {
   let pending = new Map<string, CacheWrite>();
   let cache = realCache;
@@ -106,6 +109,7 @@ export function createHostBindings(
     getProperty: new ivm.Callback((id: unknown) =>
       typeof id === 'string' ? properties().get(id) : undefined,
     ),
+    http: new ivm.Reference(http),
     begin(scratch) {
       pending = new Map();
       cache = scratch ?? realCache;

@@ -1,15 +1,16 @@
 /**
  * Entry point of a sandbox process. The server forks a few of these (with
  * `--no-node-snapshot`, which isolated-vm needs) and sends each one execution at a
- * time over IPC; the process runs it synchronously in the script's isolate and
- * answers. If a process dies or stalls, only the execution in it fails, and the
+ * time over IPC; the process runs it in the script's isolate and answers: synchronously
+ * as a rule, asynchronously when the IdP may make outbound calls (see ScriptSlot). If a process dies or stalls, only the execution in it fails, and the
  * server starts another. Nothing here trusts the scripts: they run in isolates with
  * their own heap and time limit.
  */
 import { openSandboxCache } from '../../storage/open.js';
 import type { SandboxCache } from '../../storage/types.js';
-import type { ChildMessage, ExecMessage, InitMessage, ParentMessage } from '../protocol.js';
+import type { ChildMessage, ExecMessage, ExecOutcome, InitMessage, ParentMessage } from '../protocol.js';
 import { createHostBindings, type HostBindings } from './host-bindings.js';
+import { OutboundCalls } from './outbound-calls.js';
 import { ScratchCache } from './scratch-cache.js';
 import { ScriptSlot } from './script-slot.js';
 
@@ -31,6 +32,10 @@ let init: InitMessage | undefined;
 let bindings: HostBindings | undefined;
 let properties: ReadonlyMap<string, string> = new Map();
 const slots = new Map<string, ScriptSlot>();
+const outbound = new OutboundCalls(send);
+/** One execution at a time: those that arrive while an asynchronous one runs wait here. */
+const waiting: ExecMessage[] = [];
+let busy = false;
 
 function send(message: ChildMessage): void {
   process.send?.(message);
@@ -45,6 +50,7 @@ process.on('message', (message: ParentMessage) => {
         message.cacheUrl === null ? NO_CACHE : openSandboxCache(message.cacheUrl),
         message.cache,
         () => properties,
+        outbound.call,
       );
       send({ t: 'ready' });
       break;
@@ -52,7 +58,11 @@ process.on('message', (message: ParentMessage) => {
       properties = new Map(Object.entries(message.values));
       break;
     case 'exec':
-      execute(message);
+      if (busy) waiting.push(message);
+      else start(message);
+      break;
+    case 'http_result':
+      outbound.settle(message);
       break;
   }
 });
@@ -60,36 +70,40 @@ process.on('message', (message: ParentMessage) => {
 // The server owns this process: when the channel closes, stop.
 process.on('disconnect', () => process.exit(0));
 
-function execute(message: ExecMessage): void {
-  if (message.scratch) {
-    dryRun(message, message.scratch);
-    return;
-  }
-  const slot = slotFor(message);
-  if (!slot) {
-    send({ t: 'need_source', id: message.id });
-    return;
-  }
-  send({ t: 'result', id: message.id, outcome: slot.execute(message.args, message.limits) });
+/** Runs `message` and then whatever queued up behind it. */
+function start(message: ExecMessage): void {
+  busy = true;
+  const done = () => {
+    outbound.end();
+    busy = false;
+    const next = waiting.shift();
+    if (next) start(next);
+  };
+  const running = execute(message);
+  if (running) running.then(done, done);
+  else done();
 }
 
-/**
- * A dry run gets a fresh isolate of its own, dropped afterwards: no globals left by
- * earlier runs, and drafts never crowd real scripts out of the slots. (The server
- * always sends a dry run's source.)
- */
-function dryRun(message: ExecMessage, seed: NonNullable<ExecMessage['scratch']>): void {
-  const slot = newSlot(message);
+/** Runs one execution; returns a promise when it runs asynchronously (outbound calls allowed). */
+function execute(message: ExecMessage): Promise<void> | undefined {
+  const slot = message.scratch ? newSlot(message) : slotFor(message);
   if (!slot) {
     send({ t: 'need_source', id: message.id });
-    return;
+    return undefined;
   }
-  try {
-    const outcome = slot.execute(message.args, message.limits, new ScratchCache(seed));
+  // A dry run gets a fresh isolate of its own, dropped afterwards: no globals left by earlier
+  // runs, and drafts never crowd real scripts out of the slots.
+  const scratch = message.scratch && new ScratchCache(message.scratch);
+  const answer = (outcome: ExecOutcome) => {
+    if (scratch) slot.discard();
     send({ t: 'result', id: message.id, outcome });
-  } finally {
-    slot.discard();
+  };
+  if (!message.http) {
+    answer(slot.execute(message.args, message.limits, scratch));
+    return undefined;
   }
+  outbound.begin(message.id, message.http.maxRequests);
+  return slot.executeAsync(message.args, message.limits, scratch).then(answer);
 }
 
 /** A slot for the message's script; undefined when the message lacks the source (or init has not arrived). */

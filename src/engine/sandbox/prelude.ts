@@ -1,7 +1,7 @@
 /**
  * Source of the code that runs first in every script context. It evaluates to a
  * function that receives the host bindings, installs the script globals (CACHE, LOG,
- * PROPERTIES, java, Java, Packages, print) and returns `{run, collect}`: the two
+ * PROPERTIES, HTTP, java, Java, Packages, print) and returns `{run, collect}`: the two
  * functions the host calls. The host functions stay in this closure; the script sees
  * only plain functions made inside the isolate.
  *
@@ -12,7 +12,7 @@
  * Everything the script can influence (its return value's getters, toJSON, ...) is
  * read inside the isolate, under the execution's limits.
  */
-export const PRELUDE_SOURCE = String.raw`(function (cacheOp, newUuid, getProperty, options) {
+export const PRELUDE_SOURCE = String.raw`(function (cacheOp, newUuid, getProperty, options, httpRef) {
   'use strict';
   const global = globalThis;
   const stringify = JSON.stringify;
@@ -127,6 +127,68 @@ export const PRELUDE_SOURCE = String.raw`(function (cacheOp, newUuid, getPropert
     },
   }));
 
+  // ---- HTTP: outbound calls, made by the server under the egress policy ----
+  // Only an execution started with outbound calls enabled may wait on the host (it runs
+  // asynchronously); in any other the call fails at once.
+  let httpAllowed = false;
+  function isPropertyRef(value) {
+    return value !== null && typeof value === 'object' && typeof value.$property === 'string';
+  }
+  function httpCall(options, jsonBody) {
+    const what = jsonBody ? 'HTTP.json' : 'HTTP.request';
+    if (options === null || typeof options !== 'object') throw new TypeError(what + ': options must be an object');
+    if (typeof options.url !== 'string') throw new TypeError(what + ': url must be a string');
+    const request = { method: options.method === undefined ? (jsonBody && options.body !== undefined ? 'POST' : 'GET') : StringCtor(options.method), url: options.url, headers: {} };
+    const headers = options.headers;
+    if (headers !== undefined && headers !== null) {
+      if (typeof headers !== 'object') throw new TypeError(what + ': headers must be an object');
+      for (const name in headers) {
+        if (!hasOwn.call(headers, name)) continue;
+        const value = headers[name];
+        request.headers[name] = isPropertyRef(value) ? { $property: value.$property } : StringCtor(value);
+      }
+    }
+    const body = options.body;
+    if (jsonBody) {
+      if (body !== undefined) {
+        request.body = stringify(body);
+        if (request.body === undefined) throw new TypeError('HTTP.json: body is not JSON-serialisable');
+        if (!hasOwn.call(request.headers, 'content-type') && !hasOwn.call(request.headers, 'Content-Type')) request.headers['content-type'] = 'application/json';
+      }
+      if (!hasOwn.call(request.headers, 'accept') && !hasOwn.call(request.headers, 'Accept')) request.headers.accept = 'application/json';
+    } else if (body !== undefined && body !== null) {
+      if (typeof body === 'string') request.body = body;
+      else if (isPropertyRef(body)) request.body = { $property: body.$property };
+      else throw new TypeError('HTTP.request: body must be a string (use HTTP.json for objects)');
+    }
+    if (options.timeoutMs !== undefined) {
+      const timeout = Number(options.timeoutMs);
+      if (!(timeout > 0)) throw new RangeError(what + ': timeoutMs must be a positive number');
+      request.timeoutMs = timeout;
+    }
+    if (!httpAllowed) {
+      throw new Error(what + ': outbound calls are not enabled for this identity provider (no host is on its allow-list)');
+    }
+    const reply = parse(httpRef.applySyncPromise(undefined, [stringify(request)]));
+    if (!reply.ok) throw new Error(StringCtor(reply.message));
+    const response = reply.response;
+    return { status: response.status, headers: response.headers, body: response.body };
+  }
+  constant('HTTP', freeze({
+    request: function (options) { return httpCall(options, false); },
+    json: function (options) {
+      const response = httpCall(options, true);
+      const text = response.body;
+      let value = null;
+      if (text.length > 0) {
+        try { value = parse(text); } catch (e) {
+          throw new SyntaxError('HTTP.json: the response (status ' + response.status + ') is not JSON');
+        }
+      }
+      return { status: response.status, headers: response.headers, body: value };
+    },
+  }));
+
   // ---- Nashorn compatibility ----
   const UUID = freeze({
     randomUUID: function () {
@@ -223,8 +285,9 @@ export const PRELUDE_SOURCE = String.raw`(function (cacheOp, newUuid, getPropert
     return stringify(outcome);
   }
   let settled = null;
-  function run(argsJson) {
+  function run(argsJson, withHttp) {
     settled = null;
+    httpAllowed = withHttp === true;
     const args = parse(argsJson);
     try {
       const execute = global.execute;

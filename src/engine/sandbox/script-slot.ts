@@ -17,11 +17,14 @@ export interface SlotOptions {
 /** An isolate with the prelude and the script loaded into its context. */
 interface Instance {
   isolate: ivm.Isolate;
-  run: ivm.Reference<(argsJson: string) => string>;
+  run: ivm.Reference<(argsJson: string, withHttp?: boolean) => string>;
   collect: ivm.Reference<() => string>;
 }
 
 type Failure = [kind: FailureKind, message: string, line: number | null];
+
+/** How often an asynchronous execution's CPU time is checked against its limit. */
+const CPU_WATCH_INTERVAL_MS = 5;
 
 /**
  * One compiled script (one IdP, kind, version and heap size) in its own isolate,
@@ -37,8 +40,8 @@ export class ScriptSlot {
   /** Runs `execute` once; a dry run passes its `scratch` cache, which gets the stores instead of the server. */
   execute(args: ScriptArgs, limits: ScriptLimits, scratch?: ScratchCache): ExecOutcome {
     const started = nowMs();
-    // Scripts have no waits of their own (CACHE calls are brief), so the tighter of the two
-    // time limits bounds the run; it is reported as the limit that was set tighter.
+    // Without outbound calls scripts have no waits of their own (CACHE calls are brief), so
+    // the tighter of the two time limits bounds the run; it is reported as the tighter limit.
     const budget = Math.min(limits.cpu_time_ms, limits.wall_time_ms);
     let instance: Instance | undefined;
     let cpuStart = 0n;
@@ -50,25 +53,81 @@ export class ScriptSlot {
       const remaining = () => Math.max(1, Math.ceil(budget - (nowMs() - started)));
       let json = instance.run.applySync(undefined, [JSON.stringify(args)], { timeout: remaining() });
       if (json === 'pending') json = instance.collect.applySync(undefined, [], { timeout: remaining() });
-      const outcome = parseOutcome(json, started, cpuMs(instance.isolate, cpuStart), this.options.log);
-      // Stores count only when the script returned: a failed execution leaves the CACHE as it was.
-      const writes = this.options.bindings.takeWrites();
-      if (scratch) {
-        if (outcome.ok) for (const [key, value, ttlMs] of writes) scratch.set(key, value, ttlMs);
-        outcome.scratch = scratch.dump();
-      } else if (outcome.ok && writes.length > 0) {
-        outcome.cacheWrites = writes;
-      }
-      return outcome;
+      return this.finish(
+        parseOutcome(json, started, cpuMs(instance.isolate, cpuStart), this.options.log),
+        scratch,
+      );
     } catch (error) {
-      this.options.bindings.takeWrites();
       const cpu = instance ? cpuMs(instance.isolate, cpuStart) : 0;
-      this.discard();
-      const [kind, message, line] = classify(error, limits, this.options.memoryMb);
-      const outcome = failure(kind, message, started, cpu, line);
-      if (scratch) outcome.scratch = scratch.dump();
-      return outcome;
+      return this.fail(classify(error, limits, this.options.memoryMb), started, cpu, scratch);
     }
+  }
+
+  /**
+   * Runs `execute` once with outbound calls allowed. The isolate runs on isolated-vm's
+   * own thread while this process's event loop stays free to carry `HTTP.request`
+   * calls; isolated-vm's timeout is then the wall-time limit (waits included), and a
+   * watchdog checks the isolate's CPU time every few milliseconds and disposes it past
+   * the CPU limit.
+   */
+  async executeAsync(args: ScriptArgs, limits: ScriptLimits, scratch?: ScratchCache): Promise<ExecOutcome> {
+    const started = nowMs();
+    let instance: Instance | undefined;
+    let cpuStart = 0n;
+    let cpuExceeded = false;
+    let watchdog: NodeJS.Timeout | undefined;
+    this.options.bindings.begin(scratch);
+    try {
+      instance = this.instance ?? this.load(Math.min(limits.cpu_time_ms, limits.wall_time_ms));
+      this.instance = instance;
+      const { isolate } = instance;
+      cpuStart = isolate.cpuTime;
+      watchdog = setInterval(() => {
+        if (cpuMs(isolate, cpuStart) > limits.cpu_time_ms && !isolate.isDisposed) {
+          cpuExceeded = true;
+          isolate.dispose();
+        }
+      }, CPU_WATCH_INTERVAL_MS);
+      const remaining = () => Math.max(1, Math.ceil(limits.wall_time_ms - (nowMs() - started)));
+      let json = await instance.run.apply(undefined, [JSON.stringify(args), true], { timeout: remaining() });
+      if (json === 'pending') json = await instance.collect.apply(undefined, [], { timeout: remaining() });
+      return this.finish(parseOutcome(json, started, cpuMs(isolate, cpuStart), this.options.log), scratch);
+    } catch (error) {
+      const cpu = instance ? cpuMs(instance.isolate, cpuStart) : 0;
+      const failure: Failure = cpuExceeded
+        ? ['cpu_timeout', `the script used more than its CPU-time limit of ${limits.cpu_time_ms} ms`, null]
+        : classify(error, { ...limits, cpu_time_ms: Number.POSITIVE_INFINITY }, this.options.memoryMb);
+      return this.fail(failure, started, cpu, scratch);
+    } finally {
+      clearInterval(watchdog);
+    }
+  }
+
+  /** A returned execution: its stores go to the server (or a dry run's scratch cache). */
+  private finish(outcome: ExecOutcome, scratch: ScratchCache | undefined): ExecOutcome {
+    // Stores count only when the script returned: a failed execution leaves the CACHE as it was.
+    const writes = this.options.bindings.takeWrites();
+    if (scratch) {
+      if (outcome.ok) for (const [key, value, ttlMs] of writes) scratch.set(key, value, ttlMs);
+      outcome.scratch = scratch.dump();
+    } else if (outcome.ok && writes.length > 0) {
+      outcome.cacheWrites = writes;
+    }
+    return outcome;
+  }
+
+  /** A failed execution: its stores are dropped and its isolate too. */
+  private fail(
+    [kind, message, line]: Failure,
+    started: number,
+    cpu: number,
+    scratch: ScratchCache | undefined,
+  ): ExecOutcome {
+    this.options.bindings.takeWrites();
+    this.discard();
+    const outcome = failure(kind, message, started, cpu, line);
+    if (scratch) outcome.scratch = scratch.dump();
+    return outcome;
   }
 
   /** Releases the isolate. */
@@ -104,6 +163,7 @@ export class ScriptSlot {
             maxLineChars: log.max_line_chars,
             maxLines: log.max_lines_per_execution,
           }).copyInto(),
+          bindings.http,
         ],
         { result: { reference: true } },
       ) as ivm.Reference<Record<string, unknown>>;

@@ -19,6 +19,7 @@ interface IdpRow {
   flow: 'one_step' | 'two_step';
   enabled: number;
   limits: string;
+  http: string | null;
 }
 
 interface ActiveScriptRow extends ScriptVersion {
@@ -45,30 +46,30 @@ export class IdentityProviderTable {
   constructor(private readonly db: SqliteDatabase) {
     this.s = {
       get: db.prepare<[string], IdpRow>(
-        'SELECT id, name, flow, enabled, limits FROM identity_providers WHERE id = ?',
+        'SELECT id, name, flow, enabled, limits, http FROM identity_providers WHERE id = ?',
       ),
       first: db.prepare<[number], IdpRow>(
-        'SELECT id, name, flow, enabled, limits FROM identity_providers ORDER BY id LIMIT ?',
+        'SELECT id, name, flow, enabled, limits, http FROM identity_providers ORDER BY id LIMIT ?',
       ),
       after: db.prepare<[string, number], IdpRow>(
-        'SELECT id, name, flow, enabled, limits FROM identity_providers WHERE id > ? ORDER BY id LIMIT ?',
+        'SELECT id, name, flow, enabled, limits, http FROM identity_providers WHERE id > ? ORDER BY id LIMIT ?',
       ),
       activeScripts: db.prepare<[string], ActiveScriptRow>(
         `SELECT a.kind, v.version, v.source, v.sha256, v.filename
          FROM active_scripts a JOIN script_versions v USING (idp_id, kind, version)
          WHERE a.idp_id = ?`,
       ),
-      insert: db.prepare<[string, string | null, string, number, string, number]>(
-        `INSERT INTO identity_providers (id, name, flow, enabled, limits, updated_at) VALUES (?, ?, ?, ?, ?, ?)
+      insert: db.prepare<[string, string | null, string, number, string, string | null, number]>(
+        `INSERT INTO identity_providers (id, name, flow, enabled, limits, http, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?)
          ON CONFLICT (id) DO NOTHING`,
       ),
-      upsert: db.prepare<[string, string | null, string, number, string, number]>(
-        `INSERT INTO identity_providers (id, name, flow, enabled, limits, updated_at) VALUES (?, ?, ?, ?, ?, ?)
+      upsert: db.prepare<[string, string | null, string, number, string, string | null, number]>(
+        `INSERT INTO identity_providers (id, name, flow, enabled, limits, http, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?)
          ON CONFLICT (id) DO UPDATE SET name = excluded.name, flow = excluded.flow, enabled = excluded.enabled,
-           limits = excluded.limits, updated_at = excluded.updated_at`,
+           limits = excluded.limits, http = excluded.http, updated_at = excluded.updated_at`,
       ),
-      update: db.prepare<[string | null, string, number, string, number, string]>(
-        'UPDATE identity_providers SET name = ?, flow = ?, enabled = ?, limits = ?, updated_at = ? WHERE id = ?',
+      update: db.prepare<[string | null, string, number, string, string | null, number, string]>(
+        'UPDATE identity_providers SET name = ?, flow = ?, enabled = ?, limits = ?, http = ?, updated_at = ? WHERE id = ?',
       ),
       delete: db.prepare<[string]>('DELETE FROM identity_providers WHERE id = ?'),
       deleteVersions: db.prepare<[string]>('DELETE FROM script_versions WHERE idp_id = ?'),
@@ -139,11 +140,11 @@ export class IdentityProviderTable {
   ): boolean {
     return this.db
       .transaction(() => {
-        const [id, name, flow, enabled, limits, now] = this.fieldParams(idp);
+        const [id, name, flow, enabled, limits, http, now] = this.fieldParams(idp);
         const changes =
           mode === 'create'
-            ? this.s.insert.run(id, name, flow, enabled, limits, now).changes
-            : this.s.update.run(name, flow, enabled, limits, now, id).changes;
+            ? this.s.insert.run(id, name, flow, enabled, limits, http, now).changes
+            : this.s.update.run(name, flow, enabled, limits, http, now, id).changes;
         if (changes !== 1) return false;
         for (const kind of SCRIPT_KINDS) {
           const script = scripts[kind];
@@ -230,13 +231,33 @@ export class IdentityProviderTable {
     return this.db.transaction(read)();
   }
 
-  private fieldParams(idp: IdentityProviderFields): [string, string | null, string, number, string, number] {
-    return [idp.id, idp.name, idp.flow, idp.enabled ? 1 : 0, JSON.stringify(idp.limits), Date.now()];
+  private fieldParams(
+    idp: IdentityProviderFields,
+  ): [string, string | null, string, number, string, string | null, number] {
+    const http =
+      idp.http && (idp.http.allow?.length || idp.http.allow_addresses?.length) ? idp.http : undefined;
+    return [
+      idp.id,
+      idp.name,
+      idp.flow,
+      idp.enabled ? 1 : 0,
+      JSON.stringify(idp.limits),
+      http ? JSON.stringify(http) : null,
+      Date.now(),
+    ];
   }
 
   private withScripts(row: IdpRow): IdentityProviderRecord {
     const scripts: IdentityProviderRecord['scripts'] = {};
     for (const { kind, ...version } of this.s.activeScripts.all(row.id)) scripts[kind] = version;
-    return { ...row, enabled: row.enabled === 1, limits: JSON.parse(row.limits), scripts };
+    const { http, ...fields } = row;
+    const record: IdentityProviderRecord = {
+      ...fields,
+      enabled: row.enabled === 1,
+      limits: JSON.parse(row.limits),
+      scripts,
+    };
+    if (http !== null) record.http = JSON.parse(http);
+    return record;
   }
 }

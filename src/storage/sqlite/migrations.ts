@@ -97,4 +97,7 @@ export const MIGRATIONS: readonly string[] = [
   );
   CREATE UNIQUE INDEX signing_keys_one_active ON signing_keys (active) WHERE active = 1;
   `,
+  `
+  ALTER TABLE identity_providers ADD COLUMN http TEXT;
+  `,
 ];
