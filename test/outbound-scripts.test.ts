@@ -213,6 +213,26 @@ describe('HTTP.request from scripts', () => {
     assert.equal((await slow).statusCode, 200);
   });
 
+  test('scripts waiting on an upstream hold no sandbox process: six 400 ms waits overlap on two processes', async () => {
+    const started = performance.now();
+    const slow = Promise.all(Array.from({ length: 6 }, () => backchannel(r.app, 'slow-cpu')));
+    const quick = await Promise.all(Array.from({ length: 5 }, () => backchannel(r.app, 'fast')));
+    const quickMs = performance.now() - started;
+    const answers = await slow;
+    const slowMs = performance.now() - started;
+    assert.ok(
+      answers.every((res) => res.statusCode === 200),
+      answers.map((res) => res.body).join(' '),
+    );
+    assert.ok(
+      quick.every((res) => res.statusCode === 200),
+      'the quick requests succeed',
+    );
+    assert.ok(quickMs < 350, `quick requests took ${Math.round(quickMs)} ms beside six waiting scripts`);
+    // One at a time per process this would take three rounds (1200 ms and more).
+    assert.ok(slowMs < 1000, `six overlapping 400 ms waits took ${Math.round(slowMs)} ms`);
+  });
+
   test('a dry run reports the calls it made (origin and path only), masking the property', async () => {
     const res = await r.app.inject({
       method: 'POST',

@@ -45,6 +45,8 @@ interface Job {
 interface Sent {
   job: Job;
   deadline: NodeJS.Timeout;
+  /** True while the execution waits for an outbound call: it then holds no CPU in its process. */
+  waiting: boolean;
 }
 
 interface Worker {
@@ -60,6 +62,9 @@ interface Worker {
   /** Script keys whose source this process has been sent. */
   known: Set<string>;
 }
+
+/** At most this many executions (most of them waiting on outbound calls) are in one process at once. */
+const MAX_WAITING_PER_PROCESS = 64;
 
 /** At most this many executions are sent to one process at once. */
 const PIPELINE_DEPTH = 2;
@@ -85,6 +90,8 @@ const EXEC_ARGV = [
  * process whose current execution started under {@link PIPELINE_BEHIND_MS} ago. A
  * process that does not answer by an execution's deadline plus a grace period is
  * killed and replaced, as is one that exits; only executions sent to it fail.
+ * An execution waiting on an outbound call holds no CPU, so its process counts as free
+ * meanwhile and may be sent more work (the sandbox runs it in another isolate).
  */
 export class SandboxSupervisor {
   private readonly workers = new Set<Worker>();
@@ -161,10 +168,21 @@ export class SandboxSupervisor {
       for (const worker of this.workers) {
         if (this.queue.length === 0) return;
         if (!worker.ready || worker.retired || !worker.child.connected) continue;
-        if (pipelining ? !this.canQueueBehind(worker) : worker.sent.size > 0) continue;
+        if (pipelining ? !this.canQueueBehind(worker) : !this.isFree(worker)) continue;
         this.sendNext(worker);
       }
     }
+  }
+
+  /**
+   * Free: nothing sent runs in it. Executions waiting on an outbound call do not count
+   * (the process runs other slots meanwhile), up to {@link MAX_WAITING_PER_PROCESS}.
+   */
+  private isFree(worker: Worker): boolean {
+    if (worker.sent.size === 0) return true;
+    if (worker.sent.size >= MAX_WAITING_PER_PROCESS) return false;
+    for (const sent of worker.sent.values()) if (!sent.waiting) return false;
+    return true;
   }
 
   private canQueueBehind(worker: Worker): boolean {
@@ -181,13 +199,13 @@ export class SandboxSupervisor {
     const id = this.nextId++;
     // An execution queued behind another may first wait for that one's whole wall time.
     let ahead = 0;
-    for (const sent of worker.sent.values()) ahead += sent.job.limits.wall_time_ms;
+    for (const sent of worker.sent.values()) if (!sent.waiting) ahead += sent.job.limits.wall_time_ms;
     const deadline = setTimeout(
       () => this.onDeadline(worker, id),
       ahead + job.limits.wall_time_ms + this.options.killGraceMs,
     );
     if (worker.sent.size === 0) worker.headSince = nowMs();
-    worker.sent.set(id, { job, deadline });
+    worker.sent.set(id, { job, deadline, waiting: false });
     this.send(worker, id, job);
   }
 
@@ -253,15 +271,16 @@ export class SandboxSupervisor {
         const sent = worker.sent.get(message.id);
         if (!sent?.job.http) return;
         const { call } = message;
-        sent.job.http.call(message.request).then(
-          (result) => {
-            if (worker.child.connected) worker.child.send({ t: 'http_result', call, result });
-          },
-          () => {
-            const result: HttpResult = { ok: false, message: 'HTTP.request: the call failed' };
-            if (worker.child.connected) worker.child.send({ t: 'http_result', call, result });
-          },
-        );
+        const reply = (result: HttpResult) => {
+          sent.waiting = false;
+          if (worker.child.connected) worker.child.send({ t: 'http_result', call, result });
+        };
+        sent.waiting = true;
+        sent.job.http
+          .call(message.request)
+          .then(reply, () => reply({ ok: false, message: 'HTTP.request: the call failed' }));
+        // While it waits, the process can run something else.
+        this.dispatch();
         break;
       }
       case 'need_source': {

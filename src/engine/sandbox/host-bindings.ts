@@ -3,6 +3,7 @@ import ivm from 'isolated-vm';
 import type { EngineConfig } from '../../config/schema.js';
 import type { SandboxCache } from '../../storage/types.js';
 import type { CacheWrite } from '../protocol.js';
+import type { CallBudget, OutboundCalls } from './outbound-calls.js';
 
 /** The host side of the script globals, handed to every isolate's prelude. */
 export interface HostBindings {
@@ -12,10 +13,11 @@ export interface HostBindings {
   /** Behind `HTTP.request`: takes the request as JSON, resolves to the result as JSON (async executions only). */
   http: ivm.Reference<(requestJson: string) => Promise<string>>;
   /**
-   * Starts a new execution's CACHE overlay (its stores so far are forgotten). A dry
-   * run passes its scratch cache, which the execution then uses instead of the real one.
+   * Starts a new execution: a fresh CACHE overlay (earlier stores are forgotten), the
+   * dry run's scratch cache instead of the real one when given, and the outbound calls
+   * it may make (none without a budget).
    */
-  begin(scratch?: SandboxCache): void;
+  begin(scratch?: SandboxCache, calls?: CallBudget): void;
   /** The execution's stores, in order, for the server to commit; clears the overlay. */
   takeWrites(): CacheWrite[];
 }
@@ -32,7 +34,9 @@ function scriptError(message: string): Error {
 }
 
 /**
- * Builds the host functions behind CACHE, java.util.UUID and PROPERTIES. They run
+ * Builds the host functions behind CACHE, HTTP, java.util.UUID and PROPERTIES, for
+ * one script slot (executions of one slot run one after another, so the per-execution
+ * state here is never shared). They run
  * synchronously on the sandbox process's thread while the script waits. Every
  * argument arrives from an untrusted script, so each is checked here again.
  *
@@ -46,10 +50,11 @@ export function createHostBindings(
   realCache: SandboxCache,
   limits: EngineConfig['cache'],
   properties: () => ReadonlyMap<string, string>,
-  http: (requestJson: string) => Promise<string>,
+  outbound: OutboundCalls,
 ): HostBindings {
   let pending = new Map<string, CacheWrite>();
   let cache = realCache;
+  let calls: CallBudget | null = null;
   const checkKey = (method: string, key: unknown): string => {
     if (typeof key !== 'string') throw scriptError(`CACHE.${method}: key must be a string`);
     const bytes = Buffer.byteLength(key, 'utf8');
@@ -109,15 +114,17 @@ export function createHostBindings(
     getProperty: new ivm.Callback((id: unknown) =>
       typeof id === 'string' ? properties().get(id) : undefined,
     ),
-    http: new ivm.Reference(http),
-    begin(scratch) {
+    http: new ivm.Reference((requestJson: string) => outbound.call(calls, requestJson)),
+    begin(scratch, budget) {
       pending = new Map();
       cache = scratch ?? realCache;
+      calls = budget ?? null;
     },
     takeWrites() {
       const writes = [...pending.values()];
       pending = new Map();
       cache = realCache;
+      calls = null;
       return writes;
     },
   };

@@ -9,7 +9,7 @@
 import { openSandboxCache } from '../../storage/open.js';
 import type { SandboxCache } from '../../storage/types.js';
 import type { ChildMessage, ExecMessage, ExecOutcome, InitMessage, ParentMessage } from '../protocol.js';
-import { createHostBindings, type HostBindings } from './host-bindings.js';
+import { createHostBindings } from './host-bindings.js';
 import { OutboundCalls } from './outbound-calls.js';
 import { ScratchCache } from './scratch-cache.js';
 import { ScriptSlot } from './script-slot.js';
@@ -27,15 +27,22 @@ const NO_CACHE: SandboxCache = {
 
 /** Compiled scripts kept per process before the least recently used is dropped. */
 const MAX_SLOTS = 256;
+/** Isolates one script may have in one process, for executions that overlap while waiting on upstreams. */
+const MAX_SLOTS_PER_SCRIPT = 16;
 
 let init: InitMessage | undefined;
-let bindings: HostBindings | undefined;
+let cache: SandboxCache | undefined;
 let properties: ReadonlyMap<string, string> = new Map();
-const slots = new Map<string, ScriptSlot>();
+/** Compiled scripts by key, least recently used first; several slots when executions overlap. */
+const slots = new Map<string, ScriptSlot[]>();
 const outbound = new OutboundCalls(send);
-/** One execution at a time: those that arrive while an asynchronous one runs wait here. */
-const waiting: ExecMessage[] = [];
-let busy = false;
+/**
+ * The last queued execution of each slot that has an asynchronous one in flight. One
+ * slot (one isolate, one set of host bindings) runs one execution at a time; different
+ * slots' asynchronous executions overlap, so a script waiting on an upstream holds up
+ * only its own slot, and the server may send this process more work meanwhile.
+ */
+const slotTails = new Map<ScriptSlot, Promise<void>>();
 
 function send(message: ChildMessage): void {
   process.send?.(message);
@@ -46,20 +53,14 @@ process.on('message', (message: ParentMessage) => {
     case 'init':
       init = message;
       properties = new Map(Object.entries(message.properties));
-      bindings = createHostBindings(
-        message.cacheUrl === null ? NO_CACHE : openSandboxCache(message.cacheUrl),
-        message.cache,
-        () => properties,
-        outbound.call,
-      );
+      cache = message.cacheUrl === null ? NO_CACHE : openSandboxCache(message.cacheUrl);
       send({ t: 'ready' });
       break;
     case 'properties':
       properties = new Map(Object.entries(message.values));
       break;
     case 'exec':
-      if (busy) waiting.push(message);
-      else start(message);
+      execute(message);
       break;
     case 'http_result':
       outbound.settle(message);
@@ -70,26 +71,15 @@ process.on('message', (message: ParentMessage) => {
 // The server owns this process: when the channel closes, stop.
 process.on('disconnect', () => process.exit(0));
 
-/** Runs `message` and then whatever queued up behind it. */
-function start(message: ExecMessage): void {
-  busy = true;
-  const done = () => {
-    outbound.end();
-    busy = false;
-    const next = waiting.shift();
-    if (next) start(next);
-  };
-  const running = execute(message);
-  if (running) running.then(done, done);
-  else done();
-}
-
-/** Runs one execution; returns a promise when it runs asynchronously (outbound calls allowed). */
-function execute(message: ExecMessage): Promise<void> | undefined {
+/**
+ * Runs one execution: synchronously when it makes no outbound calls and its slot is
+ * free (the fast path), otherwise after the slot's earlier executions.
+ */
+function execute(message: ExecMessage): void {
   const slot = message.scratch ? newSlot(message) : slotFor(message);
   if (!slot) {
     send({ t: 'need_source', id: message.id });
-    return undefined;
+    return;
   }
   // A dry run gets a fresh isolate of its own, dropped afterwards: no globals left by earlier
   // runs, and drafts never crowd real scripts out of the slots.
@@ -98,43 +88,77 @@ function execute(message: ExecMessage): Promise<void> | undefined {
     if (scratch) slot.discard();
     send({ t: 'result', id: message.id, outcome });
   };
-  if (!message.http) {
+  const tail = slotTails.get(slot);
+  if (!message.http && !tail) {
     answer(slot.execute(message.args, message.limits, scratch));
-    return undefined;
+    return;
   }
-  outbound.begin(message.id, message.http.maxRequests);
-  return slot.executeAsync(message.args, message.limits, scratch).then(answer);
-}
-
-/** A slot for the message's script; undefined when the message lacks the source (or init has not arrived). */
-function newSlot(message: ExecMessage): ScriptSlot | undefined {
-  const { script } = message;
-  if (script.source === undefined || !init || !bindings) return undefined;
-  return new ScriptSlot({
-    source: script.source,
-    filename: script.filename,
-    memoryMb: message.limits.memory_mb,
-    log: init.log,
-    bindings,
+  const { http } = message;
+  const run = async () => {
+    answer(
+      http
+        ? await slot.executeAsync(
+            message.args,
+            message.limits,
+            { execId: message.id, remaining: http.maxRequests, max: http.maxRequests },
+            scratch,
+          )
+        : slot.execute(message.args, message.limits, scratch),
+    );
+  };
+  const next = (tail ?? Promise.resolve()).then(run, run);
+  slotTails.set(slot, next);
+  void next.finally(() => {
+    if (slotTails.get(slot) === next) slotTails.delete(slot);
   });
 }
 
+/** A slot (with host bindings of its own) for the message's script; undefined without the source. */
+function newSlot(message: ExecMessage, source = message.script.source): ScriptSlot | undefined {
+  const { script } = message;
+  if (source === undefined || !init || !cache) return undefined;
+  return new ScriptSlot({
+    source,
+    filename: script.filename,
+    memoryMb: message.limits.memory_mb,
+    log: init.log,
+    bindings: createHostBindings(cache, init.cache, () => properties, outbound),
+  });
+}
+
+/**
+ * A slot for the message's script: a free one when there is one, else a new one (an
+ * execution waiting on an upstream keeps its isolate busy, so concurrent executions of
+ * one script need isolates of their own), up to {@link MAX_SLOTS_PER_SCRIPT}; past that,
+ * the first, whose queue the execution joins.
+ */
 function slotFor(message: ExecMessage): ScriptSlot | undefined {
   const { script } = message;
-  const existing = slots.get(script.key);
-  if (existing) {
-    // Refresh its place in the LRU order.
-    slots.delete(script.key);
-    slots.set(script.key, existing);
-    return existing;
-  }
-  const slot = newSlot(message);
-  if (!slot) return undefined;
-  slots.set(script.key, slot);
-  for (const [key, old] of slots) {
-    if (slots.size <= MAX_SLOTS) break;
-    old.discard();
-    slots.delete(key);
-  }
+  const existing = slots.get(script.key) ?? [];
+  // Refresh the script's place in the LRU order.
+  slots.delete(script.key);
+  if (existing.length > 0) slots.set(script.key, existing);
+  const free = existing.find((slot) => !slotTails.has(slot));
+  if (free) return free;
+  if (existing.length >= MAX_SLOTS_PER_SCRIPT) return existing[0];
+  // The server sends a script's source once per process; later slots take it from the first.
+  const slot = newSlot(message, message.script.source ?? existing[0]?.source);
+  if (!slot) return existing[0];
+  slots.set(script.key, [...existing, slot]);
+  evict();
   return slot;
+}
+
+/** Drops the least recently used scripts' idle slots past {@link MAX_SLOTS}. */
+function evict(): void {
+  let count = 0;
+  for (const list of slots.values()) count += list.length;
+  for (const [key, list] of slots) {
+    if (count <= MAX_SLOTS) return;
+    const keep = list.filter((slot) => slotTails.has(slot));
+    for (const slot of list) if (!slotTails.has(slot)) slot.discard();
+    count -= list.length - keep.length;
+    if (keep.length === 0) slots.delete(key);
+    else slots.set(key, keep);
+  }
 }

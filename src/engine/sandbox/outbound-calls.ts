@@ -1,8 +1,8 @@
 import type { ScriptHttpRequest } from '../../outbound/types.js';
 import type { ChildMessage, HttpResult, HttpResultMessage } from '../protocol.js';
 
-/** The outbound calls of the execution running in this sandbox process. */
-interface CallContext {
+/** The outbound calls one execution may still make. */
+export interface CallBudget {
   execId: number;
   remaining: number;
   max: number;
@@ -15,39 +15,28 @@ interface CallContext {
  * process's event loop stays free. The sandbox itself never opens a socket.
  */
 export class OutboundCalls {
-  private context: CallContext | null = null;
   private nextCall = 1;
   private readonly pending = new Map<number, (result: HttpResult) => void>();
 
   constructor(private readonly send: (message: ChildMessage) => void) {}
 
-  /** Allows calls for execution `execId`, at most `max` of them; `end` forbids them again. */
-  begin(execId: number, max: number): void {
-    this.context = { execId, remaining: max, max };
-  }
-
-  end(): void {
-    this.context = null;
-  }
-
-  /** What the isolate's `HTTP.request` calls: request JSON in, result JSON out. */
-  readonly call = async (requestJson: string): Promise<string> => {
-    const context = this.context;
-    if (!context) {
+  /** Makes one call for the execution `budget` belongs to (null: calls are not allowed); result JSON out. */
+  async call(budget: CallBudget | null, requestJson: string): Promise<string> {
+    if (!budget) {
       return fail(
         'HTTP.request: outbound calls are not enabled for this identity provider (no host is on its allow-list)',
       );
     }
-    if (context.remaining <= 0) {
-      return fail(`HTTP.request: an execution may make at most ${context.max} requests`);
+    if (budget.remaining <= 0) {
+      return fail(`HTTP.request: an execution may make at most ${budget.max} requests`);
     }
-    context.remaining--;
+    budget.remaining--;
     const call = this.nextCall++;
     const request = JSON.parse(requestJson) as ScriptHttpRequest;
     const result = new Promise<HttpResult>((resolve) => this.pending.set(call, resolve));
-    this.send({ t: 'http', id: context.execId, call, request });
+    this.send({ t: 'http', id: budget.execId, call, request });
     return JSON.stringify(await result);
-  };
+  }
 
   /** Hands the server's answer to the waiting call. */
   settle(message: HttpResultMessage): void {

@@ -3,6 +3,7 @@ import type { ScriptLimits } from '../../config/schema.js';
 import { nowMs } from '../clock.js';
 import type { ExecOutcome, FailureKind, ScriptArgs, ScriptLogLine, ScriptResult } from '../protocol.js';
 import type { HostBindings } from './host-bindings.js';
+import type { CallBudget } from './outbound-calls.js';
 import { PRELUDE_SOURCE } from './prelude.js';
 import type { ScratchCache } from './scratch-cache.js';
 
@@ -37,6 +38,11 @@ export class ScriptSlot {
 
   constructor(private readonly options: SlotOptions) {}
 
+  /** The script's source (a second slot of the same script is made from it). */
+  get source(): string {
+    return this.options.source;
+  }
+
   /** Runs `execute` once; a dry run passes its `scratch` cache, which gets the stores instead of the server. */
   execute(args: ScriptArgs, limits: ScriptLimits, scratch?: ScratchCache): ExecOutcome {
     const started = nowMs();
@@ -70,13 +76,18 @@ export class ScriptSlot {
    * watchdog checks the isolate's CPU time every few milliseconds and disposes it past
    * the CPU limit.
    */
-  async executeAsync(args: ScriptArgs, limits: ScriptLimits, scratch?: ScratchCache): Promise<ExecOutcome> {
+  async executeAsync(
+    args: ScriptArgs,
+    limits: ScriptLimits,
+    calls: CallBudget,
+    scratch?: ScratchCache,
+  ): Promise<ExecOutcome> {
     const started = nowMs();
     let instance: Instance | undefined;
     let cpuStart = 0n;
     let cpuExceeded = false;
     let watchdog: NodeJS.Timeout | undefined;
-    this.options.bindings.begin(scratch);
+    this.options.bindings.begin(scratch, calls);
     try {
       instance = this.instance ?? this.load(Math.min(limits.cpu_time_ms, limits.wall_time_ms));
       this.instance = instance;
