@@ -7,6 +7,7 @@
 import assert from 'node:assert/strict';
 import { type ChildProcess, execFile, spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { createServer as createHttpServer } from 'node:http';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -208,6 +209,28 @@ describe('registrar script test', { concurrency: true }, () => {
     assert.ok(run.stdout.includes('response payload: retry'), show(run));
     assert.ok(run.stdout.includes('[warn] greeting is hey'), show(run));
     assert.match(run.stdout, /cpu: [\d.]+ ms, wall: [\d.]+ ms/);
+  });
+
+  test('--allow lets HTTP.request reach a local upstream, and the summary lists the call', async (t) => {
+    const upstream = createHttpServer((_req, res) => res.end('pong'));
+    await new Promise<void>((resolve) => upstream.listen(0, '127.0.0.1', resolve));
+    t.after(() => upstream.close());
+    const origin = `http://127.0.0.1:${(upstream.address() as { port: number }).port}`;
+    const script = writeScript('http.js', [
+      'function execute() {',
+      `  return { status: 2000, responsePayload: HTTP.request({ url: '${origin}/ping' }).body };`,
+      '}',
+    ]);
+    const refused = await registrar(['script', 'test', script]);
+    assert.equal(refused.code, 2, show(refused));
+    assert.ok(refused.stdout.includes('outbound calls are not enabled'), show(refused));
+    const run = await registrar(['script', 'test', script, '--allow', origin]);
+    assert.equal(run.code, 0, show(run));
+    assert.ok(run.stdout.includes('response payload: pong'), show(run));
+    assert.ok(run.stdout.includes(`outbound: GET ${origin}/ping -> 200`), show(run));
+    const bad = await registrar(['script', 'test', script, '--allow', 'ftp://x']);
+    assert.equal(bad.code, 1, show(bad));
+    assert.ok(bad.stderr.includes('--allow: '), show(bad));
   });
 
   test('a syntax error: exit 1 with line and column, no report', async () => {

@@ -13,6 +13,11 @@ import {
 } from '../config/schema.js';
 import { ScriptEngine } from '../engine/engine.js';
 import { createLogger } from '../logging.js';
+import { egressSchema } from '../outbound/allow-entry.js';
+import { OutboundHttp } from '../outbound/client.js';
+import { egressFor } from '../outbound/effective-policy.js';
+import { OutboundMetrics } from '../outbound/metrics.js';
+import type { IdentityProviderRecord } from '../storage/types.js';
 import { onePositional, parseCommandArgs, UsageError } from './usage.js';
 
 const OPTIONS = {
@@ -27,6 +32,8 @@ const OPTIONS = {
   'wall-ms': { type: 'string' },
   'memory-mb': { type: 'string' },
   json: { type: 'boolean' },
+  allow: { type: 'string', multiple: true },
+  'allow-address': { type: 'string', multiple: true },
 } as const;
 
 /** The limit flags and the engine fields they set (checked against the config file's bounds). */
@@ -37,6 +44,16 @@ const LIMIT_FLAGS = [
 ] as const;
 
 const propertiesSchema = z.record(propertyId, propertyValue);
+
+/** The IdP a local script test runs as: the egress comes from the flags alone. */
+const LOCAL_IDP: IdentityProviderRecord = {
+  id: 'local',
+  name: null,
+  flow: 'one_step',
+  enabled: true,
+  limits: {},
+  scripts: {},
+};
 
 /** Parses a flag's JSON and checks it against `schema`; a {@link UsageError} naming the flag otherwise. */
 function jsonFlag<T>(flag: string, text: string | undefined, schema: z.ZodType<T>): T | undefined {
@@ -90,6 +107,17 @@ export async function scriptTest(args: string[]): Promise<number> {
   const cache = jsonFlag('cache-json', values['cache-json'], z.record(z.string(), z.json()));
   if (cache) request.cache = cache;
   const properties = jsonFlag('properties-json', values['properties-json'], propertiesSchema) ?? {};
+  // Outbound calls: off unless --allow names hosts, checked as the config file's engine.http.
+  const egress = egressSchema.safeParse({
+    allow: values.allow ?? [],
+    allow_addresses: values['allow-address'] ?? [],
+  });
+  if (!egress.success) {
+    const issue = egress.error.issues[0];
+    const flag = issue?.path[0] === 'allow' ? '--allow' : '--allow-address';
+    throw new UsageError(`${flag}: ${issue?.message ?? 'invalid'}`);
+  }
+  engineConfig.http = { ...engineConfig.http, ...egress.data };
 
   let source: string;
   try {
@@ -109,6 +137,7 @@ export async function scriptTest(args: string[]): Promise<number> {
     cacheUrl: null,
     cache: null,
     properties: { values: properties, sensitive: [] },
+    outbound: new OutboundHttp(engineConfig.http, new OutboundMetrics()),
     // The engine's own diagnostics (a sandbox process that died, say) go to stderr.
     logger: createLogger(process.env.LOG_LEVEL ?? 'warn', process.stderr),
   });
@@ -122,7 +151,14 @@ export async function scriptTest(args: string[]): Promise<number> {
     report = await dryRun(
       engine,
       engineConfig,
-      { idpId: 'local', kind, source, filename: file, limits },
+      {
+        idpId: 'local',
+        kind,
+        source,
+        filename: file,
+        limits,
+        outbound: egressFor(engineConfig, LOCAL_IDP),
+      },
       request,
     );
   } finally {
@@ -143,6 +179,9 @@ function summary(report: DryRunReport): string {
   lines.push(`logs:${report.logs.length === 0 ? ' (none)' : ''}`);
   for (const line of report.logs) lines.push(`  [${line.level}] ${line.message}`);
   if (report.logs_dropped > 0) lines.push(`  (${report.logs_dropped} more lines dropped past the cap)`);
+  for (const call of report.outbound) {
+    lines.push(`outbound: ${call.method} ${call.url} -> ${call.status ?? call.error} (${call.ms} ms)`);
+  }
   lines.push(`cpu: ${report.cpu_ms} ms, wall: ${report.wall_ms} ms`);
   lines.push(`cache afterwards: ${JSON.stringify(report.cache)}`);
   if (report.error) {

@@ -14,6 +14,8 @@ Commands:
       --hook-context-json JSON           hookContextCustomParams: {"name": ["value", ...]}
       --cache-json JSON                  seeds the scratch CACHE: {"key": value, ...}
       --properties-json JSON             PROPERTIES: {"id": "value", ...}
+      --allow URL (repeatable)           let HTTP.request call scheme://host[:port] (engine.http.allow)
+      --allow-address CIDR (repeatable)  special addresses it may reach (engine.http.allow_addresses)
       --cpu-ms N, --wall-ms N, --memory-mb N   limits (defaults 1000, 10000, 64)
       --json                             print the report as JSON
   client create CLIENT_ID [--scope S]... [--name NAME]
