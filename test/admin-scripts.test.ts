@@ -319,6 +319,9 @@ describe('admin API: identity providers and their scripts', () => {
         [1],
       );
       assert.equal(last.json().next_cursor, null);
+      const bad = await admin('GET', '/ver-list/scripts/backchannel/versions?cursor=abc');
+      expectError(bad, 400, 'invalid_request');
+      assert.equal(bad.json().details[0].field, 'cursor');
     });
 
     test('one version is read with its source', async () => {

@@ -156,6 +156,11 @@ export async function scriptRoutes(app: FastifyInstance, deps: AdminDeps): Promi
     async (request, reply) => {
       const { idp, kind } = await target(request.params);
       const { limit, cursor } = parseOrReject(pageQuery, request.query, 'the query');
+      if (cursor !== undefined && !/^[1-9]\d{0,15}$/.test(cursor)) {
+        throw invalidFields('the query is invalid', [
+          { field: 'cursor', message: 'must be a version number' },
+        ]);
+      }
       const page = await store.listScriptVersions(idp.id, kind, {
         limit,
         ...(cursor ? { after: cursor } : {}),
@@ -201,13 +206,16 @@ export async function scriptRoutes(app: FastifyInstance, deps: AdminDeps): Promi
       const found = await store.getScriptVersion(idp.id, kind, version);
       if (!found) throw notFound('script version', `${idp.id}/${kind}@${version}`);
       const before = idp.scripts[kind];
-      auditChange(request, {
-        resource: 'script',
-        id: `${idp.id}/${kind}`,
-        action: 'activate_version',
-        before: before ? { version: before.version, sha256: before.sha256 } : null,
-        after: { version, sha256: found.sha256 },
-      });
+      // Activating the version that is already active changes nothing, so it is not audited.
+      if (before?.version !== version) {
+        auditChange(request, {
+          resource: 'script',
+          id: `${idp.id}/${kind}`,
+          action: 'activate_version',
+          before: before ? { version: before.version, sha256: before.sha256 } : null,
+          after: { version, sha256: found.sha256 },
+        });
+      }
       const { source: _source, ...info } = found;
       return sendJson(reply, { ...info, created_at: iso(info.created_at) });
     },

@@ -21,9 +21,18 @@ export interface StoreFixture<S> {
   close(): Promise<void>;
 }
 
+export interface TransactionConformanceOptions {
+  /**
+   * Set (to the reason) when the backend expires transactions on its own (Redis), so
+   * `purgeExpired` may find nothing left to count.
+   */
+  nativeExpiry?: string;
+}
+
 export function transactionStoreConformance(
   name: string,
   open: () => Promise<StoreFixture<TransactionStore>>,
+  options: TransactionConformanceOptions = {},
 ): void {
   describe(`TransactionStore conformance: ${name}`, () => {
     let f: StoreFixture<TransactionStore>;
@@ -93,7 +102,13 @@ export function transactionStoreConformance(
       await f.store.create(old);
       await f.store.create(fresh);
       f.advance(10);
-      assert.equal(await f.store.purgeExpired(), 1);
+      const purged = await f.store.purgeExpired();
+      if (options.nativeExpiry) {
+        assert.ok(purged >= 0 && purged <= 1, `purged ${purged} (${options.nativeExpiry})`);
+      } else {
+        assert.equal(purged, 1);
+      }
+      assert.equal(await f.store.consume(old.id), null, 'the expired one is gone');
       assert.equal((await f.store.consume(fresh.id))?.id, fresh.id);
     });
   });
