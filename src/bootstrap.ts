@@ -1,6 +1,7 @@
 import type { AppDeps } from './app.js';
 import { applyConfig, readProperties } from './config/apply.js';
 import type { RegistrarConfig } from './config/load.js';
+import { watchProperties } from './config/property-watch.js';
 import { ScriptEngine } from './engine/engine.js';
 import { createAuthenticators } from './http/authenticate.js';
 import type { Logger } from './logging.js';
@@ -10,7 +11,7 @@ import { TokenService } from './oauth/tokens.js';
 import { OutboundHttp } from './outbound/client.js';
 import { OutboundMetrics } from './outbound/metrics.js';
 import { CredentialCache } from './security/credential-cache.js';
-import { openStorage } from './storage/open.js';
+import { openStorage, redisOptions } from './storage/open.js';
 
 /**
  * Opens storage, applies the configuration to it, and starts the sandbox: everything
@@ -21,7 +22,7 @@ export async function createDeps(
   options: { logger: Logger; secretKey: Buffer },
 ): Promise<AppDeps> {
   const { logger, secretKey } = options;
-  const storage = openStorage({ storage: config.storage.url, cache: config.cache.url });
+  const storage = await openStorage(config, (err) => logger.warn({ err }, 'storage connection error'));
   let engine: ScriptEngine | undefined;
   try {
     await applyConfig(config, storage.config, secretKey, logger);
@@ -34,6 +35,7 @@ export async function createDeps(
       outbound,
       engine: config.engine,
       cacheUrl: config.cache.url,
+      cacheRedis: redisOptions(config.cache),
       cache: storage.cache,
       properties: await readProperties(storage.config, secretKey),
       logger,
@@ -48,6 +50,13 @@ export async function createDeps(
         store.purgeExpired().catch((err: unknown) => logger.warn({ err }, 'purging expired entries failed'));
       }
     }, config.cache.purge_interval_seconds * 1000).unref();
+    const stopWatching = watchProperties(
+      storage.config,
+      engine,
+      secretKey,
+      logger,
+      config.server.config_refresh_ms,
+    );
     const running = engine;
     return {
       storage,
@@ -60,6 +69,7 @@ export async function createDeps(
       logger,
       async close() {
         clearInterval(purge);
+        stopWatching();
         await running.stop();
         await storage.close();
       },

@@ -401,7 +401,7 @@ describe('validation errors name their path exactly', () => {
     assert.equal(parse({ engine: { memory_mb: 4096 } }).engine.memory_mb, 4096);
   });
 
-  test('wrong types and a storage URL that is not sqlite', () => {
+  test('wrong types, and storage or cache URLs of an unknown kind', () => {
     assert.ok(rejects({ server: { port: '8080' } })[0]?.startsWith('server.port: '), 'port as a string');
     assert.ok(rejects({ api_clients: {} })[0]?.startsWith('api_clients: '), 'api_clients as an object');
     assert.ok(
@@ -416,9 +416,25 @@ describe('validation errors name their path exactly', () => {
       ),
       'an unknown flow',
     );
-    assert.deepEqual(rejects({ storage: { url: 'postgres://db/registrar' } }), [
-      'storage.url: only sqlite:PATH is supported in this version',
+    assert.deepEqual(rejects({ storage: { url: 'mysql://db/registrar' } }), [
+      'storage.url: must be sqlite:PATH or postgres://...',
     ]);
+    assert.deepEqual(rejects({ cache: { url: 'memcached://cache' } }), [
+      'cache.url: must be sqlite:PATH or redis://...',
+    ]);
+    const remote = parse({
+      storage: { url: 'postgres://db/registrar' },
+      cache: { url: 'redis://cache:6379' },
+    });
+    assert.equal(remote.storage.url, 'postgres://db/registrar');
+    assert.equal(remote.storage.postgres.connect_timeout_ms, 1000);
+    assert.equal(remote.cache.redis.command_timeout_ms, 800);
+    const pgOnly = parse({ storage: { url: 'postgres://db/registrar' } });
+    assert.equal(
+      pgOnly.cache.url,
+      `sqlite:${resolve(dataDir, 'cache.db')}`,
+      'the CACHE defaults to the data folder',
+    );
   });
 
   test('several problems are reported together in one ConfigError', () => {

@@ -189,9 +189,9 @@ describe('applying the config again', () => {
 
   test('keeps a matching hash, re-hashes on a new secret or cost, re-seals a changed value', async () => {
     const key = randomBytes(32);
-    const storage = openStorage({
-      storage: `sqlite:${join(dir, 'a.db')}`,
-      cache: `sqlite:${join(dir, 'a.db')}`,
+    const storage = await openStorage({
+      storage: { url: `sqlite:${join(dir, 'a.db')}` },
+      cache: { url: `sqlite:${join(dir, 'a.db')}` },
     });
     try {
       const hashOf = async () => (await storage.config.getApiClient('c'))?.secret_hash ?? '';

@@ -1,110 +1,14 @@
 import assert from 'node:assert/strict';
-import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
+import { execFileSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
+import { freePort, ServerProcess, waitUntilHealthy } from './helpers/server-process.js';
 
-const ROOT = join(import.meta.dirname, '..');
 const DEMO_CLIENT = { id: 'demo-portal', secret: 'demo-portal-secret' };
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 const STARTUP_TIMEOUT_MS = 20_000;
-
-/** A port that was free a moment ago: listen on port 0, read it, close. */
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const address = server.address();
-      const port = typeof address === 'object' && address ? address.port : 0;
-      server.close(() => resolve(port));
-    });
-  });
-}
-
-/** `src/server.ts` as a child process, with its output collected. */
-class ServerProcess {
-  readonly child: ChildProcess;
-  stdout = '';
-  stderr = '';
-  readonly exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
-
-  constructor(env: Record<string, string | undefined>) {
-    const childEnv: NodeJS.ProcessEnv = { ...process.env };
-    for (const name of [
-      'REGISTRAR_CONFIG',
-      'REGISTRAR_SECRET_KEY',
-      'REGISTRAR_STORAGE_URL',
-      'REGISTRAR_CACHE_URL',
-      'LOG_LEVEL',
-      'NODE_TEST_CONTEXT',
-      'NODE_OPTIONS',
-    ]) {
-      delete childEnv[name];
-    }
-    for (const [name, value] of Object.entries(env)) {
-      if (value !== undefined) childEnv[name] = value;
-    }
-    this.child = spawn(process.execPath, ['--import', 'tsx', 'src/server.ts'], {
-      cwd: ROOT,
-      env: childEnv,
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    this.child.stdout?.setEncoding('utf8').on('data', (chunk: string) => {
-      this.stdout += chunk;
-    });
-    this.child.stderr?.setEncoding('utf8').on('data', (chunk: string) => {
-      this.stderr += chunk;
-    });
-    this.exited = new Promise((resolve) => {
-      this.child.once('exit', (code, signal) => resolve({ code, signal }));
-    });
-  }
-
-  get running(): boolean {
-    return this.child.exitCode === null && this.child.signalCode === null;
-  }
-
-  /** The JSON lines of stdout (lines that are not JSON are skipped). */
-  logLines(): Array<Record<string, unknown>> {
-    const lines: Array<Record<string, unknown>> = [];
-    for (const line of this.stdout.split('\n')) {
-      if (!line.trim()) continue;
-      try {
-        lines.push(JSON.parse(line));
-      } catch {
-        // not a log line
-      }
-    }
-    return lines;
-  }
-
-  /** Resolves with the exit, or rejects after `ms`. */
-  async waitForExit(ms: number) {
-    let timer: NodeJS.Timeout | undefined;
-    const timeout = new Promise<never>((_, reject) => {
-      timer = setTimeout(() => reject(new Error(`no exit within ${ms} ms; output:\n${this.output()}`)), ms);
-    });
-    try {
-      return await Promise.race([this.exited, timeout]);
-    } finally {
-      clearTimeout(timer);
-    }
-  }
-
-  output(): string {
-    return `--- stdout ---\n${this.stdout}\n--- stderr ---\n${this.stderr}`;
-  }
-
-  /** Ends the process (only this child, by its handle) if it still runs. */
-  async kill(): Promise<void> {
-    if (!this.running) return;
-    this.child.kill('SIGKILL');
-    await this.exited;
-  }
-}
 
 /** The ids of a process's direct children. */
 function childPids(pid: number): number[] {
@@ -125,22 +29,6 @@ function isAlive(pid: number): boolean {
   } catch {
     return false;
   }
-}
-
-/** Polls `GET /healthz` until it answers 200, the process exits, or the timeout passes. */
-async function waitUntilHealthy(server: ServerProcess, base: string): Promise<void> {
-  const deadline = Date.now() + STARTUP_TIMEOUT_MS;
-  while (Date.now() < deadline) {
-    if (!server.running) assert.fail(`the server exited during start-up:\n${server.output()}`);
-    try {
-      const res = await fetch(`${base}/healthz`, { signal: AbortSignal.timeout(1000) });
-      if (res.status === 200) return;
-    } catch {
-      // not listening yet
-    }
-    await new Promise((resolve) => setTimeout(resolve, 100));
-  }
-  assert.fail(`/healthz did not answer 200 within ${STARTUP_TIMEOUT_MS} ms:\n${server.output()}`);
 }
 
 describe('src/server.ts with the demo config (no REGISTRAR_CONFIG)', () => {

@@ -141,12 +141,12 @@ describe('SQLite specifics', () => {
 
   describe('a second connection, as a sandbox process has', () => {
     let path: string;
-    let server: ReturnType<typeof openStorage>;
+    let server: Awaited<ReturnType<typeof openStorage>>;
     let sandbox: ReturnType<typeof openSandboxCache>;
 
-    before(() => {
+    before(async () => {
       path = freshPath();
-      server = openStorage({ storage: `sqlite:${path}`, cache: `sqlite:${path}` });
+      server = await openStorage({ storage: { url: `sqlite:${path}` }, cache: { url: `sqlite:${path}` } });
       sandbox = openSandboxCache(`sqlite:${path}`);
     });
     after(async () => {
@@ -208,7 +208,10 @@ describe('SQLite specifics', () => {
   test('a separate cache URL puts the cache in its own file', async () => {
     const storagePath = freshPath();
     const cachePath = freshPath();
-    const storage = openStorage({ storage: `sqlite:${storagePath}`, cache: `sqlite:${cachePath}` });
+    const storage = await openStorage({
+      storage: { url: `sqlite:${storagePath}` },
+      cache: { url: `sqlite:${cachePath}` },
+    });
     try {
       await storage.cache.set('k', 'v', 60_000);
       const cacheDb = openSqlite(cachePath, { migrate: false });
@@ -229,7 +232,10 @@ describe('SQLite specifics', () => {
 describe('SQLite configuration reads are memoised safely', () => {
   test('a commit by another connection is seen by the very next read', async () => {
     const path = freshPath();
-    const storage = openStorage({ storage: `sqlite:${path}`, cache: `sqlite:${path}` });
+    const storage = await openStorage({
+      storage: { url: `sqlite:${path}` },
+      cache: { url: `sqlite:${path}` },
+    });
     const other = openSqlite(path, { migrate: false });
     try {
       await storage.config.upsertIdentityProvider(
@@ -250,7 +256,10 @@ describe('SQLite configuration reads are memoised safely', () => {
 
   test('memoised records are frozen, so no caller can change what the next one reads', async () => {
     const path = freshPath();
-    const storage = openStorage({ storage: `sqlite:${path}`, cache: `sqlite:${path}` });
+    const storage = await openStorage({
+      storage: { url: `sqlite:${path}` },
+      cache: { url: `sqlite:${path}` },
+    });
     try {
       await storage.config.upsertApiClient({
         client_id: 'c',

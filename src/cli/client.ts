@@ -22,7 +22,7 @@ async function withConfigStore<T>(
   work: (store: ConfigStore, config: RegistrarConfig) => Promise<T>,
 ): Promise<T> {
   const { config } = loadConfigFromEnv();
-  const storage = openStorage({ storage: config.storage.url, cache: config.cache.url });
+  const storage = await openStorage(config);
   try {
     return await work(storage.config, config);
   } finally {

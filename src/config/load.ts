@@ -15,7 +15,7 @@ export type ResolvedIdentityProvider = Omit<ConfigFile['identity_providers'][num
 
 /** The validated, resolved and frozen configuration the app runs on. */
 export type RegistrarConfig = Omit<ConfigFile, 'identity_providers' | 'storage' | 'cache'> & {
-  storage: { url: string };
+  storage: ConfigFile['storage'] & { url: string };
   cache: ConfigFile['cache'] & { url: string };
   identity_providers: ResolvedIdentityProvider[];
   /** Folder for the SQLite file and the generated secret key. */
@@ -78,8 +78,11 @@ export function parseConfig(raw: unknown, options: LoadOptions): RegistrarConfig
   return deepFreeze({
     ...file,
     server: { ...file.server, host: o.host ?? file.server.host, port: o.port ?? file.server.port },
-    storage: { url: storageUrl },
-    cache: { ...file.cache, url: o.cacheUrl ?? file.cache.url ?? defaultCacheUrl(storageUrl) },
+    storage: { ...file.storage, url: storageUrl },
+    cache: {
+      ...file.cache,
+      url: o.cacheUrl ?? file.cache.url ?? defaultCacheUrl(storageUrl, options.dataDir),
+    },
     identity_providers: identityProviders,
     data_dir: resolve(options.dataDir),
   });
@@ -89,8 +92,9 @@ export function parseConfig(raw: unknown, options: LoadOptions): RegistrarConfig
  * The CACHE gets its own SQLite file beside the storage one: its constant writes would
  * otherwise invalidate the page cache of every connection reading configuration.
  */
-function defaultCacheUrl(storageUrl: string): string {
-  return `sqlite:${join(dirname(storageUrl.slice('sqlite:'.length)), 'cache.db')}`;
+function defaultCacheUrl(storageUrl: string, dataDir: string): string {
+  const folder = storageUrl.startsWith('sqlite:') ? dirname(storageUrl.slice('sqlite:'.length)) : dataDir;
+  return `sqlite:${join(resolve(folder), 'cache.db')}`;
 }
 
 function resolveScript(

@@ -35,6 +35,8 @@ const serverSchema = z.strictObject({
   scrypt_log_n: z.int().min(10).max(20).default(15),
   /** How long a verified client secret is remembered, so scrypt is not paid per request. */
   credential_cache_ttl_seconds: z.int().min(0).max(3600).default(60),
+  /** How often a node checks storage for property changes made elsewhere (another node, the CLI). */
+  config_refresh_ms: z.int().min(100).max(600_000).default(1000),
   /** Accept a caller's `X-Request-Id` (when it is 1-64 safe characters) instead of generating one. */
   trust_request_id: z.boolean().default(false),
 });
@@ -53,20 +55,40 @@ const oauthSchema = z.strictObject({
 });
 
 const storageSchema = z.strictObject({
-  /** `sqlite:PATH`; default `sqlite:<REGISTRAR_DATA_DIR>/registrar.db`. */
+  /** `sqlite:PATH` or `postgres://...`; default `sqlite:<REGISTRAR_DATA_DIR>/registrar.db`. */
   url: z
     .string()
-    .regex(/^sqlite:.+/, 'only sqlite:PATH is supported in this version')
+    .regex(/^(sqlite:.+|postgres(ql)?:\/\/.+)$/, 'must be sqlite:PATH or postgres://...')
     .optional(),
+  /** The PostgreSQL connection pool (used when `url` is postgres://). */
+  postgres: z
+    .strictObject({
+      pool_max: z.int().min(1).max(1000).default(10),
+      /** How long to wait for a connection before a request fails (internal_server_error). */
+      connect_timeout_ms: z.int().min(50).max(60_000).default(1000),
+      /** Server-side statement_timeout. */
+      statement_timeout_ms: z.int().min(50).max(600_000).default(5000),
+    })
+    .prefault({}),
 });
 
 const cacheSchema = z.strictObject({
-  /** The CACHE backend; default: the storage database. */
+  /** The CACHE and registration transactions: `sqlite:PATH` or `redis://...`; default: a SQLite file in the data folder. */
   url: z
     .string()
-    .regex(/^sqlite:.+/, 'only sqlite:PATH is supported in this version')
+    .regex(/^(sqlite:.+|rediss?:\/\/.+)$/, 'must be sqlite:PATH or redis://...')
     .optional(),
   purge_interval_seconds: z.int().min(1).max(86_400).default(60),
+  /** The Redis connection (used when `url` is redis://). */
+  redis: z
+    .strictObject({
+      connect_timeout_ms: z.int().min(50).max(60_000).default(800),
+      /** A command without a reply after this long fails (Redis down: requests fail fast). */
+      command_timeout_ms: z.int().min(50).max(60_000).default(800),
+      /** Put before every key, so installations can share one Redis. */
+      key_prefix: z.string().max(128).default('registrar:'),
+    })
+    .prefault({}),
 });
 
 const engineSchema = z.strictObject({

@@ -4,6 +4,7 @@ import type { Logger } from '../logging.js';
 import type { OutboundHttp } from '../outbound/client.js';
 import type { EgressPolicy } from '../outbound/policy.js';
 import { type OutboundCallRecord, type OutboundContext, OutboundError } from '../outbound/types.js';
+import type { SandboxRedisOptions } from '../storage/open.js';
 import type { CacheStore, ScriptVersion } from '../storage/types.js';
 import { CacheWriter } from './cache-writer.js';
 import { nowMs } from './clock.js';
@@ -49,6 +50,8 @@ export class ScriptEngine {
     engine: EngineConfig;
     /** The CACHE sandboxes read; null for an engine that only makes dry runs (the CLI). */
     cacheUrl: string | null;
+    /** Connection settings when `cacheUrl` is a Redis URL. */
+    cacheRedis?: SandboxRedisOptions;
     /** Where the CACHE stores of finished executions are committed. */
     cache: CacheStore | null;
     properties: PropertySnapshot;
@@ -63,6 +66,7 @@ export class ScriptEngine {
       logger,
       init: {
         cacheUrl: options.cacheUrl,
+        ...(options.cacheRedis ? { cacheRedis: options.cacheRedis } : {}),
         cache: engine.cache,
         log: engine.log,
         properties: options.properties.values,

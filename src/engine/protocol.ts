@@ -1,5 +1,6 @@
 import type { EngineConfig, ScriptLimits } from '../config/schema.js';
 import type { ScriptHttpRequest, ScriptHttpResponse } from '../outbound/types.js';
+import type { SandboxRedisOptions } from '../storage/open.js';
 
 /** The `execute` arguments, in order: requestPayload, userIdentifier, registrationData, hookContextCustomParams. */
 export type ScriptArgs = [string | null, string | null, string | null, Record<string, string[]> | null];
@@ -71,6 +72,8 @@ export interface InitMessage {
   t: 'init';
   /** The real CACHE; null when there is none (a local `registrar script test`: dry runs only). */
   cacheUrl: string | null;
+  /** Connection settings when `cacheUrl` is a Redis URL. */
+  cacheRedis?: SandboxRedisOptions;
   cache: EngineConfig['cache'];
   log: EngineConfig['log'];
   properties: Record<string, string>;

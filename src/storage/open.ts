@@ -1,6 +1,16 @@
+import type { RegistrarConfig } from '../config/load.js';
+import { configFileSchema } from '../config/schema.js';
+import { PostgresConfigStore } from './postgres/config-store.js';
+import { migrate, openPostgres } from './postgres/database.js';
+import { PostgresSigningKeyStore } from './postgres/signing-key-store.js';
+import { PostgresTokenStore } from './postgres/token-store.js';
+import { RedisCacheStore } from './redis/cache-store.js';
+import { closeRedis, openRedis } from './redis/connection.js';
+import { openRedisSandboxCache } from './redis/sandbox-cache.js';
+import { RedisTransactionStore } from './redis/transaction-store.js';
 import { SqliteCacheStore } from './sqlite/cache-store.js';
 import { SqliteConfigStore } from './sqlite/config-store.js';
-import { openSqlite, sqlitePath } from './sqlite/database.js';
+import { openSqlite, type SqliteDatabase, sqlitePath } from './sqlite/database.js';
 import { SqliteSigningKeyStore } from './sqlite/signing-key-store.js';
 import { SqliteTokenStore } from './sqlite/token-store.js';
 import { SqliteTransactionStore } from './sqlite/transaction-store.js';
@@ -24,29 +34,146 @@ export interface Storage {
   close(): Promise<void>;
 }
 
-/** Opens storage and cache by URL, migrating the schema. Only `sqlite:PATH` exists so far. */
-export function openStorage(urls: { storage: string; cache: string }): Storage {
-  const db = openSqlite(sqlitePath(urls.storage), { migrate: true });
-  const sameDb = urls.cache === urls.storage;
-  const cacheDb = sameDb ? db : openSqlite(sqlitePath(urls.cache), { migrate: true });
-  const cache = new SqliteCacheStore(cacheDb, Date.now, !sameDb);
+type Backends = Pick<RegistrarConfig, 'storage' | 'cache'>;
+
+/**
+ * Where storage and the CACHE live, and how to reach them (the config's `storage` and
+ * `cache`); the connection settings default to the config file's defaults.
+ */
+export interface StorageSettings {
+  storage: { url: string; postgres?: Backends['storage']['postgres'] };
+  cache: { url: string; redis?: Backends['cache']['redis'] };
+}
+
+const DEFAULTS = configFileSchema.parse({});
+
+type Half<T> = T & { close(): Promise<void> };
+
+/**
+ * Opens storage (configuration, tokens, signing keys: SQLite or PostgreSQL) and the
+ * CACHE with registration transactions (SQLite or Redis) by URL, migrating the
+ * schemas. PostgreSQL migrations take an advisory lock, so nodes may start together.
+ */
+export async function openStorage(
+  settings: StorageSettings,
+  onError: (error: Error) => void = () => {},
+): Promise<Storage> {
+  const { storage, cache } = settings;
+  // SQLite storage and a SQLite CACHE on the same file share one connection.
+  let sharedDb: SqliteDatabase | undefined;
+  const durable = await openDurable(settings, onError, (db) => {
+    sharedDb = db;
+  });
+  try {
+    const fast =
+      cache.url === storage.url && sharedDb
+        ? sqliteCache(sharedDb, false)
+        : await openCache(settings, onError);
+    return {
+      ...durable,
+      ...fast,
+      async close() {
+        await fast.close();
+        await durable.close();
+      },
+    };
+  } catch (error) {
+    await durable.close();
+    throw error;
+  }
+}
+
+async function openDurable(
+  { storage }: StorageSettings,
+  onError: (error: Error) => void,
+  sqliteOpened: (db: SqliteDatabase) => void,
+): Promise<Half<Pick<Storage, 'config' | 'tokens' | 'signingKeys'>>> {
+  if (storage.url.startsWith('sqlite:')) {
+    const db = openSqlite(sqlitePath(storage.url), { migrate: true });
+    sqliteOpened(db);
+    return {
+      config: new SqliteConfigStore(db),
+      tokens: new SqliteTokenStore(db),
+      signingKeys: new SqliteSigningKeyStore(db),
+      async close() {
+        db.close();
+      },
+    };
+  }
+  const postgres = storage.postgres ?? DEFAULTS.storage.postgres;
+  const pool = openPostgres(storage.url, {
+    max: postgres.pool_max,
+    connectionTimeoutMs: postgres.connect_timeout_ms,
+    statementTimeoutMs: postgres.statement_timeout_ms,
+    onError,
+  });
+  try {
+    await migrate(pool);
+  } catch (error) {
+    await pool.end();
+    throw error;
+  }
   return {
-    config: new SqliteConfigStore(db),
-    tokens: new SqliteTokenStore(db),
-    signingKeys: new SqliteSigningKeyStore(db),
-    cache,
-    transactions: new SqliteTransactionStore(cacheDb),
+    config: new PostgresConfigStore(pool),
+    tokens: new PostgresTokenStore(pool),
+    signingKeys: new PostgresSigningKeyStore(pool),
     async close() {
-      await cache.close();
-      db.close();
+      await pool.end();
     },
   };
 }
 
+function sqliteCache(db: SqliteDatabase, ownsDb: boolean): Half<Pick<Storage, 'cache' | 'transactions'>> {
+  const cache = new SqliteCacheStore(db, Date.now, ownsDb);
+  return {
+    cache,
+    transactions: new SqliteTransactionStore(db),
+    async close() {
+      await cache.close();
+    },
+  };
+}
+
+async function openCache(
+  { cache }: StorageSettings,
+  onError: (error: Error) => void,
+): Promise<Half<Pick<Storage, 'cache' | 'transactions'>>> {
+  if (cache.url.startsWith('sqlite:')) {
+    return sqliteCache(openSqlite(sqlitePath(cache.url), { migrate: true }), true);
+  }
+  const redis = openRedis(cache.url, redisOptions(cache, onError));
+  return {
+    cache: new RedisCacheStore(redis),
+    transactions: new RedisTransactionStore(redis),
+    async close() {
+      await closeRedis(redis);
+    },
+  };
+}
+
+/** The Redis connection options of the config's `cache.redis`. */
+export function redisOptions(cache: StorageSettings['cache'], onError?: (error: Error) => void) {
+  const redis = cache.redis ?? DEFAULTS.cache.redis;
+  return {
+    connectTimeoutMs: redis.connect_timeout_ms,
+    commandTimeoutMs: redis.command_timeout_ms,
+    keyPrefix: redis.key_prefix,
+    ...(onError ? { onError } : {}),
+  };
+}
+
+/** How a sandbox process reaches a Redis CACHE (the server's connection settings, minus callbacks). */
+export type SandboxRedisOptions = Omit<ReturnType<typeof redisOptions>, 'onError'>;
+
 /**
- * Opens only the cache, for a sandbox process. The schema must already exist (the
- * server migrates before it starts sandboxes).
+ * Opens only the cache, for a sandbox process: SQLite (the schema must already exist;
+ * the server migrates before it starts sandboxes) or Redis (a worker thread, so only the
+ * sandbox process blocks while it waits).
  */
-export function openSandboxCache(url: string): SandboxCache {
-  return new SqliteCacheStore(openSqlite(sqlitePath(url), { migrate: false }), Date.now, true);
+export function openSandboxCache(url: string, redis?: SandboxRedisOptions): SandboxCache {
+  if (url.startsWith('sqlite:')) {
+    return new SqliteCacheStore(openSqlite(sqlitePath(url), { migrate: false }), Date.now, true);
+  }
+  const { connectTimeoutMs, commandTimeoutMs, keyPrefix } = redis ?? redisOptions({ url });
+  return openRedisSandboxCache(url, { connectTimeoutMs, commandTimeoutMs, keyPrefix });
 }

@@ -53,7 +53,7 @@ process.on('message', (message: ParentMessage) => {
     case 'init':
       init = message;
       properties = new Map(Object.entries(message.properties));
-      cache = message.cacheUrl === null ? NO_CACHE : openSandboxCache(message.cacheUrl);
+      cache = message.cacheUrl === null ? NO_CACHE : openSandboxCache(message.cacheUrl, message.cacheRedis);
       send({ t: 'ready' });
       break;
     case 'properties':
