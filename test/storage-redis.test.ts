@@ -7,7 +7,7 @@
  */
 import assert from 'node:assert/strict';
 import { randomBytes, randomUUID } from 'node:crypto';
-import { createServer, type Server, Socket } from 'node:net';
+import { createServer, type Server, type Socket } from 'node:net';
 import { after, describe, test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { RedisCacheStore } from '../src/storage/redis/cache-store.js';
@@ -16,6 +16,7 @@ import { RedisTransactionStore } from '../src/storage/redis/transaction-store.js
 import type { RegistrationTransaction } from '../src/storage/types.js';
 import { transactionStoreConformance } from './helpers/grant-conformance.js';
 import { cacheStoreConformance } from './helpers/storage-conformance.js';
+import { listen, tcpProxy } from './helpers/tcp-proxy.js';
 
 const url = process.env.REGISTRAR_TEST_REDIS_URL;
 const NATIVE_EXPIRY = 'Redis expires keys on its own, so purgeExpired has nothing left to count';
@@ -357,12 +358,7 @@ async function removePrefix(redis: RedisClient, prefix: string): Promise<void> {
   for (let i = 0; i < keys.length; i += 500) await redis.del(...keys.slice(i, i + 500));
 }
 
-/** `text` as a literal in a Redis glob pattern. */
-function globEscape(text: string): string {
-  return text.replace(/[*?[\]\\]/g, '\\$&');
-}
-
-function listen(server: Server, port: number): Promise<number> {
+function _listen(server: Server, port: number): Promise<number> {
   return new Promise((resolve, reject) => {
     server.once('error', reject);
     server.listen(port, '127.0.0.1', () => {
@@ -373,34 +369,7 @@ function listen(server: Server, port: number): Promise<number> {
   });
 }
 
-/** A loopback TCP proxy to Redis that the test can stop (cutting every connection) and restart. */
-function tcpProxy(host: string, port: number) {
-  let server: Server | undefined;
-  const sockets = new Set<Socket>();
-  return {
-    async start(listenPort: number): Promise<number> {
-      server = createServer((client) => {
-        const upstream = new Socket();
-        for (const s of [client, upstream]) {
-          sockets.add(s);
-          s.on('close', () => sockets.delete(s));
-          s.on('error', () => {
-            client.destroy();
-            upstream.destroy();
-          });
-        }
-        upstream.connect(port, host, () => {
-          client.pipe(upstream);
-          upstream.pipe(client);
-        });
-      });
-      return listen(server, listenPort);
-    },
-    async stop(): Promise<void> {
-      const closing = server;
-      server = undefined;
-      for (const s of sockets) s.destroy();
-      if (closing?.listening) await new Promise((resolve) => closing.close(resolve));
-    },
-  };
+/** `text` as a literal in a Redis glob pattern. */
+function globEscape(text: string): string {
+  return text.replace(/[*?[\]\\]/g, '\\$&');
 }
