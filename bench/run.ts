@@ -4,6 +4,9 @@
  * and stored) and against a baseline route in the same server process (same Basic
  * auth and JSON parsing, no script), interleaved round by round so all see the same
  * machine noise. Prints rps, p99 and CPU per request for each, and ratios to the baseline.
+ * The backchannel and complete run twice: on SQLite, and on PostgreSQL + Redis (the
+ * scale-out backends; REGISTRAR_TEST_POSTGRES_URL / REGISTRAR_TEST_REDIS_URL, or
+ * throwaway ones from scripts/test-services.sh), each on its own server process.
  *
  * Env: BENCH_SECONDS (per run, default 5), BENCH_ROUNDS (default 3),
  * BENCH_CONNECTIONS (default 16), BENCH_ENGINE (JSON engine config for the server).
@@ -13,47 +16,78 @@ import { mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { availableParallelism, cpus, totalmem } from 'node:os';
 import { createInterface } from 'node:readline';
 import autocannon from 'autocannon';
+import { scaleOutBackends } from './backends.js';
 import { BENCH_APP, BENCH_CLIENT, basicAuth } from './fixtures.js';
 
 const seconds = Number(process.env.BENCH_SECONDS ?? 5);
 const rounds = Number(process.env.BENCH_ROUNDS ?? 3);
 const connections = Number(process.env.BENCH_CONNECTIONS ?? 16);
 
-const server = spawn(
-  process.execPath,
-  ['--import', 'tsx', new URL('./server.ts', import.meta.url).pathname],
-  {
-    stdio: ['ignore', 'pipe', 'inherit'],
-    env: process.env,
-  },
-);
-const { port, pid } = await new Promise<{ port: number; pid: number }>((resolve, reject) => {
-  server.once('exit', (code) => reject(new Error(`bench server exited with ${code}`)));
-  createInterface({ input: server.stdout }).once('line', (line) => resolve(JSON.parse(line)));
-});
+/** Starts a bench server (bench/server.ts) with extra environment; resolves when it listens. */
+async function startServer(env: Record<string, string>) {
+  const child = spawn(
+    process.execPath,
+    ['--import', 'tsx', new URL('./server.ts', import.meta.url).pathname],
+    {
+      stdio: ['ignore', 'pipe', 'inherit'],
+      env: { ...process.env, ...env },
+    },
+  );
+  const { port, pid } = await new Promise<{ port: number; pid: number }>((resolve, reject) => {
+    child.once('exit', (code) => reject(new Error(`bench server exited with ${code}`)));
+    createInterface({ input: child.stdout }).once('line', (line) => resolve(JSON.parse(line)));
+  });
+  return { child, port, pid };
+}
+
+const backends = await scaleOutBackends();
+const sqlite = await startServer({});
+const scaleOut =
+  typeof backends === 'string'
+    ? undefined
+    : await startServer({ BENCH_STORAGE_URL: backends.storageUrl, BENCH_CACHE_URL: backends.cacheUrl });
+if (typeof backends === 'string') console.log(`scale-out routes skipped: ${backends}`);
 
 const body = JSON.stringify({ data: JSON.stringify({ userId: 'bench-user-42' }) });
-const targets = {
-  baseline: { path: '/bench/baseline', auth: basicAuth(BENCH_CLIENT) },
-  backchannel: { path: '/oauth/api/v3/custom-registration/qr/backchannel', auth: basicAuth(BENCH_CLIENT) },
-  // A registration completed, with its access token issued and stored.
-  complete: { path: '/oauth/custom-registration/direct/complete', auth: basicAuth(BENCH_APP) },
-} as const;
-type Target = keyof typeof targets;
+const BACKCHANNEL = '/oauth/api/v3/custom-registration/qr/backchannel';
+// A registration completed, with its access token issued and stored.
+const COMPLETE = '/oauth/custom-registration/direct/complete';
+interface TargetSpec {
+  server: Awaited<ReturnType<typeof startServer>>;
+  path: string;
+  auth: string;
+}
+const targets: Record<string, TargetSpec> = {
+  baseline: { server: sqlite, path: '/bench/baseline', auth: basicAuth(BENCH_CLIENT) },
+  backchannel: { server: sqlite, path: BACKCHANNEL, auth: basicAuth(BENCH_CLIENT) },
+  complete: { server: sqlite, path: COMPLETE, auth: basicAuth(BENCH_APP) },
+  ...(scaleOut
+    ? {
+        'backchannel-pg-redis': { server: scaleOut, path: BACKCHANNEL, auth: basicAuth(BENCH_CLIENT) },
+        'complete-pg-redis': { server: scaleOut, path: COMPLETE, auth: basicAuth(BENCH_APP) },
+      }
+    : {}),
+};
+type Target = string;
 
 const TICKS_PER_MS = 100 / 1000; // USER_HZ
 
-/** CPU time (ms) used so far by the server process and, separately, by its sandbox processes. */
-function cpuTimes(): { server: number; sandbox: number } {
-  const out = { server: 0, sandbox: 0 };
+/**
+ * CPU time (ms) used so far by the server process, by its sandbox processes, and by the
+ * PostgreSQL and Redis servers on this machine.
+ */
+function cpuTimes(pid: number): { server: number; sandbox: number; backends: number } {
+  const out = { server: 0, sandbox: 0, backends: 0 };
   for (const entry of readdirSync('/proc')) {
     if (!/^\d+$/.test(entry)) continue;
     try {
       const stat = readFileSync(`/proc/${entry}/stat`, 'utf8');
       const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
       const ms = (Number(fields[11]) + Number(fields[12])) / TICKS_PER_MS;
+      const name = stat.slice(stat.indexOf('(') + 1, stat.lastIndexOf(')'));
       if (Number(entry) === pid) out.server += ms;
       else if (Number(fields[1]) === pid) out.sandbox += ms;
+      else if (name === 'postgres' || name.startsWith('redis-server')) out.backends += ms;
     } catch {
       // the process ended while we looked
     }
@@ -62,18 +96,21 @@ function cpuTimes(): { server: number; sandbox: number } {
 }
 
 async function load(target: Target, duration: number) {
-  const before = cpuTimes();
+  const spec = targets[target];
+  if (!spec) throw new Error(`unknown target ${target}`);
+  const { server, path, auth } = spec;
+  const before = cpuTimes(server.pid);
   const result = await autocannon({
-    url: `http://127.0.0.1:${port}${targets[target].path}`,
+    url: `http://127.0.0.1:${server.port}${path}`,
     method: 'POST',
-    headers: { authorization: targets[target].auth, 'content-type': 'application/json' },
+    headers: { authorization: auth, 'content-type': 'application/json' },
     body,
     connections,
     duration,
   });
   const bad = result.non2xx + result.errors + result.timeouts;
   if (bad > 0) throw new Error(`${target}: ${bad} failed requests of ${result.requests.total}`);
-  const after = cpuTimes();
+  const after = cpuTimes(server.pid);
   const total = result.requests.total;
   return {
     rps: result.requests.average,
@@ -82,6 +119,7 @@ async function load(target: Target, duration: number) {
     // CPU microseconds per request, in the server process and in the sandbox processes.
     serverCpuUs: ((after.server - before.server) * 1000) / total,
     sandboxCpuUs: ((after.sandbox - before.sandbox) * 1000) / total,
+    backendsCpuUs: ((after.backends - before.backends) * 1000) / total,
   };
 }
 
@@ -90,41 +128,54 @@ try {
   // rotating the order each round so no route always runs first.
   const order = Object.keys(targets) as Target[];
   for (const target of order) await load(target, 2);
-  const samples = Object.fromEntries(order.map((t) => [t, []])) as unknown as Record<
-    Target,
-    Array<Awaited<ReturnType<typeof load>>>
-  >;
+  type Sample = Awaited<ReturnType<typeof load>>;
+  const samples = new Map<Target, Sample[]>(order.map((t) => [t, []]));
+  const samplesOf = (t: Target): Sample[] => samples.get(t) ?? [];
   for (let round = 0; round < rounds; round++) {
     for (let i = 0; i < order.length; i++) {
       const target = order[(i + round) % order.length] as Target;
       const sample = await load(target, seconds);
-      samples[target].push(sample);
+      samplesOf(target).push(sample);
       console.log(
-        `round ${round + 1} ${target.padEnd(11)} ${sample.rps.toFixed(0).padStart(6)} rps  p50 ${sample.p50} ms  p99 ${sample.p99} ms  ` +
-          `cpu/request: server ${sample.serverCpuUs.toFixed(0)} us, sandbox ${sample.sandboxCpuUs.toFixed(0)} us`,
+        `round ${round + 1} ${target.padEnd(20)} ${sample.rps.toFixed(0).padStart(6)} rps  p50 ${sample.p50} ms  p99 ${sample.p99} ms  ` +
+          `cpu/request: server ${sample.serverCpuUs.toFixed(0)} us, sandbox ${sample.sandboxCpuUs.toFixed(0)} us, ` +
+          `postgres+redis ${sample.backendsCpuUs.toFixed(0)} us`,
       );
     }
   }
   const median = (values: number[]) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)] ?? 0;
-  const summary = Object.fromEntries(
-    order.map((t) => [
-      t,
-      { rps: median(samples[t].map((s) => s.rps)), p99: median(samples[t].map((s) => s.p99)) },
-    ]),
-  ) as Record<Target, { rps: number; p99: number }>;
+  const summaryOf = (t: Target) => {
+    const list = samplesOf(t);
+    return {
+      rps: median(list.map((x) => x.rps)),
+      p99: median(list.map((x) => x.p99)),
+      serverCpuUs: median(list.map((x) => x.serverCpuUs)),
+      sandboxCpuUs: median(list.map((x) => x.sandboxCpuUs)),
+      backendsCpuUs: median(list.map((x) => x.backendsCpuUs)),
+    };
+  };
+  const summary = Object.fromEntries(order.map((t) => [t, summaryOf(t)]));
+  const baseline = summaryOf('baseline');
   const ratios = Object.fromEntries(
     order
       .filter((t) => t !== 'baseline')
       .map((t) => [
         t,
         {
-          rps: summary[t].rps / summary.baseline.rps,
-          p99: summary[t].p99 / Math.max(summary.baseline.p99, 1),
+          rps: summaryOf(t).rps / baseline.rps,
+          p99: summaryOf(t).p99 / Math.max(baseline.p99, 1),
         },
       ]),
   );
-  console.log('\n| route | rps (median) | p99 ms (median) |\n|---|---:|---:|');
-  for (const t of order) console.log(`| ${t} | ${summary[t].rps.toFixed(0)} | ${summary[t].p99} |`);
+  console.log(
+    '\n| route | rps (median) | p99 ms (median) | server / sandbox / postgres+redis CPU µs per request |\n|---|---:|---:|---|',
+  );
+  for (const t of order) {
+    const x = summaryOf(t);
+    console.log(
+      `| ${t} | ${x.rps.toFixed(0)} | ${x.p99} | ${x.serverCpuUs.toFixed(0)} / ${x.sandboxCpuUs.toFixed(0)} / ${x.backendsCpuUs.toFixed(0)} |`,
+    );
+  }
   console.log('');
   for (const [t, r] of Object.entries(ratios)) {
     console.log(
@@ -140,8 +191,17 @@ try {
   mkdirSync(new URL('./results/', import.meta.url), { recursive: true });
   writeFileSync(
     new URL(`./results/${new Date().toISOString().replace(/[:.]/g, '-')}.json`, import.meta.url),
-    JSON.stringify({ samples, summary, ratios, seconds, rounds, connections }, null, 2),
+    JSON.stringify(
+      { samples: Object.fromEntries(samples), summary, ratios, seconds, rounds, connections },
+      null,
+      2,
+    ),
   );
 } finally {
-  server.kill('SIGTERM');
+  sqlite.child.kill('SIGTERM');
+  scaleOut?.child.kill('SIGTERM');
+  if (typeof backends !== 'string') {
+    await new Promise((resolve) => setTimeout(resolve, 500));
+    await backends.close();
+  }
 }

@@ -1,5 +1,6 @@
 /**
- * The server under benchmark: the real app on a temp SQLite database, plus one
+ * The server under benchmark: the real app on a temp SQLite database (or on
+ * BENCH_STORAGE_URL / BENCH_CACHE_URL: PostgreSQL and Redis), plus one
  * baseline route that does the same Basic authentication and JSON parsing as the
  * backchannel but runs no script. Prints `{"port": N}` on stdout when listening.
  */
@@ -46,6 +47,11 @@ const config = parseConfig(
       },
     ],
     engine: JSON.parse(process.env.BENCH_ENGINE ?? '{}'),
+    // The scale-out run: PostgreSQL storage and a Redis CACHE (bench/run.ts makes the database).
+    ...(process.env.BENCH_STORAGE_URL ? { storage: { url: process.env.BENCH_STORAGE_URL } } : {}),
+    ...(process.env.BENCH_CACHE_URL
+      ? { cache: { url: process.env.BENCH_CACHE_URL, redis: { key_prefix: `bench-${process.pid}:` } } }
+      : {}),
   },
   { baseDir: dataDir, dataDir },
 );

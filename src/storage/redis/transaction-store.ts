@@ -4,6 +4,9 @@ import type { RedisClient } from './connection.js';
 /** Where transactions live, under the connection's key prefix: `<prefix>txn:<id>`. */
 export const TRANSACTION_KEY_SPACE = 'txn:';
 
+/** Shortest time a transaction's key is kept in Redis (its own expiry is checked on consume). */
+const MIN_STORED_MS = 250;
+
 /**
  * Registration transactions in Redis: one JSON string per transaction at
  * `<prefix>txn:<id>`, created with `SET ... PX <until expires_at> NX` and consumed with
@@ -28,9 +31,10 @@ export class RedisTransactionStore implements TransactionStore {
       created_at: t.created_at,
       expires_at: t.expires_at,
     };
-    // An already expired transaction is still stored for a moment, so that the id is
-    // claimed (NX) exactly as in the other backends; consume never returns it.
-    const px = Math.max(1, Math.ceil(t.expires_at - this.now()));
+    // An already (or almost) expired transaction is still stored for 250 ms, so that the
+    // id is claimed (NX) as in the other backends; consume checks expires_at and never
+    // returns it expired.
+    const px = Math.max(MIN_STORED_MS, Math.ceil(t.expires_at - this.now()));
     const stored = await this.redis.set(TRANSACTION_KEY_SPACE + t.id, JSON.stringify(record), 'PX', px, 'NX');
     if (stored !== 'OK') throw new Error('a registration transaction with this id exists');
   }
