@@ -72,12 +72,9 @@ type Target = string;
 
 const TICKS_PER_MS = 100 / 1000; // USER_HZ
 
-/**
- * CPU time (ms) used so far by the server process, by its sandbox processes, and by the
- * PostgreSQL and Redis servers on this machine.
- */
-function cpuTimes(pid: number): { server: number; sandbox: number; backends: number } {
-  const out = { server: 0, sandbox: 0, backends: 0 };
+/** CPU time (ms) used so far, per process: the server, its sandbox processes, and the PostgreSQL/Redis servers. */
+function cpuSnapshot(pid: number): Map<number, { kind: 'server' | 'sandbox' | 'backends'; ms: number }> {
+  const out = new Map<number, { kind: 'server' | 'sandbox' | 'backends'; ms: number }>();
   for (const entry of readdirSync('/proc')) {
     if (!/^\d+$/.test(entry)) continue;
     try {
@@ -85,9 +82,10 @@ function cpuTimes(pid: number): { server: number; sandbox: number; backends: num
       const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
       const ms = (Number(fields[11]) + Number(fields[12])) / TICKS_PER_MS;
       const name = stat.slice(stat.indexOf('(') + 1, stat.lastIndexOf(')'));
-      if (Number(entry) === pid) out.server += ms;
-      else if (Number(fields[1]) === pid) out.sandbox += ms;
-      else if (name === 'postgres' || name.startsWith('redis-server')) out.backends += ms;
+      const id = Number(entry);
+      if (id === pid) out.set(id, { kind: 'server', ms });
+      else if (Number(fields[1]) === pid) out.set(id, { kind: 'sandbox', ms });
+      else if (name === 'postgres' || name.startsWith('redis-server')) out.set(id, { kind: 'backends', ms });
     } catch {
       // the process ended while we looked
     }
@@ -95,11 +93,22 @@ function cpuTimes(pid: number): { server: number; sandbox: number; backends: num
   return out;
 }
 
+/**
+ * CPU (ms) spent between two snapshots by each kind of process. A process that ended in
+ * between is not counted (PostgreSQL ends idle connections' processes): an undercount,
+ * never a negative figure.
+ */
+function cpuSpent(before: ReturnType<typeof cpuSnapshot>, after: ReturnType<typeof cpuSnapshot>) {
+  const spent = { server: 0, sandbox: 0, backends: 0 };
+  for (const [id, now] of after) spent[now.kind] += now.ms - (before.get(id)?.ms ?? 0);
+  return spent;
+}
+
 async function load(target: Target, duration: number) {
   const spec = targets[target];
   if (!spec) throw new Error(`unknown target ${target}`);
   const { server, path, auth } = spec;
-  const before = cpuTimes(server.pid);
+  const before = cpuSnapshot(server.pid);
   const result = await autocannon({
     url: `http://127.0.0.1:${server.port}${path}`,
     method: 'POST',
@@ -110,16 +119,16 @@ async function load(target: Target, duration: number) {
   });
   const bad = result.non2xx + result.errors + result.timeouts;
   if (bad > 0) throw new Error(`${target}: ${bad} failed requests of ${result.requests.total}`);
-  const after = cpuTimes(server.pid);
+  const spent = cpuSpent(before, cpuSnapshot(server.pid));
   const total = result.requests.total;
   return {
     rps: result.requests.average,
     p99: result.latency.p99,
     p50: result.latency.p50,
     // CPU microseconds per request, in the server process and in the sandbox processes.
-    serverCpuUs: ((after.server - before.server) * 1000) / total,
-    sandboxCpuUs: ((after.sandbox - before.sandbox) * 1000) / total,
-    backendsCpuUs: ((after.backends - before.backends) * 1000) / total,
+    serverCpuUs: (spent.server * 1000) / total,
+    sandboxCpuUs: (spent.sandbox * 1000) / total,
+    backendsCpuUs: (spent.backends * 1000) / total,
   };
 }
 

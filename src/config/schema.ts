@@ -68,6 +68,11 @@ const storageSchema = z.strictObject({
       connect_timeout_ms: z.int().min(50).max(60_000).default(1000),
       /** Server-side statement_timeout. */
       statement_timeout_ms: z.int().min(50).max(600_000).default(5000),
+      /**
+       * How long a node reuses a client, application or IdP it read (0: never). Changes made
+       * on another node are seen within this time; changes made on this node at once.
+       */
+      read_cache_ms: z.int().min(0).max(1000).default(500),
     })
     .prefault({}),
 });

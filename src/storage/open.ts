@@ -1,5 +1,6 @@
 import type { RegistrarConfig } from '../config/load.js';
 import { configFileSchema } from '../config/schema.js';
+import { withReadMemo } from './config-read-memo.js';
 import { PostgresConfigStore } from './postgres/config-store.js';
 import { migrate, openPostgres } from './postgres/database.js';
 import { PostgresSigningKeyStore } from './postgres/signing-key-store.js';
@@ -114,7 +115,7 @@ async function openDurable(
     throw error;
   }
   return {
-    config: new PostgresConfigStore(pool),
+    config: withReadMemo(new PostgresConfigStore(pool), postgres.read_cache_ms),
     tokens: new PostgresTokenStore(pool),
     signingKeys: new PostgresSigningKeyStore(pool),
     async close() {
