@@ -1,11 +1,17 @@
 /**
- * PostgreSQL or Redis going away and coming back, through TCP proxies the test cuts:
+ * PostgreSQL or Redis going away and coming back, through TCP proxies the test cuts,
+ * and a Redis process of the test's own stopped and started again:
  * requests that need the service fail fast with internal_server_error, /readyz turns
  * 503, the node recovers by itself, and nothing acknowledged is lost. Needs
  * REGISTRAR_TEST_POSTGRES_URL and REGISTRAR_TEST_REDIS_URL; skipped with the reason otherwise.
  */
 import assert from 'node:assert/strict';
+import { type ChildProcess, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { connect, createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import pg from 'pg';
@@ -128,5 +134,112 @@ describe('backends that fail and come back', { skip }, () => {
     const res = await backchannel(r.app, 'c', 'get');
     assert.equal(res.statusCode, 200, res.body);
     assert.equal(JSON.parse(res.body).data, 'before-outage');
+  });
+});
+
+describe('a Redis process that is stopped and started again', { skip }, () => {
+  const database = `registrar_restart_${randomBytes(4).toString('hex')}`;
+  const dir = mkdtempSync(join(tmpdir(), 'registrar-redis-restart-'));
+  let redis: ChildProcess | undefined;
+  let port = 0;
+  let r: TestRegistrar;
+
+  /** A Redis of this test's own, durable (append-only file, fsync always) so a restart keeps what it acknowledged. */
+  const startRedis = async () => {
+    redis = spawn(
+      'redis-server',
+      [
+        '--port',
+        String(port),
+        '--bind',
+        '127.0.0.1',
+        '--dir',
+        dir,
+        '--appendonly',
+        'yes',
+        '--appendfsync',
+        'always',
+        '--save',
+        '',
+      ],
+      { stdio: 'ignore' },
+    );
+    // Listening means ready: Redis loads its append-only file before it accepts connections.
+    for (let i = 0; i < 100; i++) {
+      const listening = await new Promise<boolean>((resolve) => {
+        const socket = connect(port, '127.0.0.1', () => {
+          socket.destroy();
+          resolve(true);
+        });
+        socket.once('error', () => resolve(false));
+      });
+      if (listening) return;
+      await sleep(50);
+    }
+    assert.fail('redis-server did not start');
+  };
+  const stopRedis = async () => {
+    const child = redis;
+    redis = undefined;
+    if (!child || child.exitCode !== null) return;
+    const exited = new Promise((resolve) => child.once('exit', resolve));
+    child.kill('SIGTERM');
+    await exited;
+  };
+
+  before(async () => {
+    const admin = new pg.Client({ connectionString: POSTGRES });
+    await admin.connect();
+    await admin.query(`CREATE DATABASE ${database}`);
+    await admin.end();
+    const probe = createServer();
+    port = await new Promise<number>((resolve) =>
+      probe.listen(0, '127.0.0.1', () => {
+        const address = probe.address();
+        probe.close(() => resolve(typeof address === 'object' && address ? address.port : 0));
+      }),
+    );
+    await startRedis();
+    const storage = new URL(POSTGRES ?? '');
+    storage.pathname = `/${database}`;
+    r = await startRegistrar({
+      storage: { url: storage.toString() },
+      cache: {
+        url: `redis://127.0.0.1:${port}`,
+        redis: { command_timeout_ms: 500, connect_timeout_ms: 500 },
+      },
+      identity_providers: [idp('c', { backchannel: CACHE_SCRIPT })],
+    });
+  });
+
+  after(async () => {
+    await r?.close();
+    await stopRedis();
+    rmSync(dir, { recursive: true, force: true });
+    const admin = new pg.Client({ connectionString: POSTGRES });
+    await admin.connect();
+    await admin.query(`DROP DATABASE IF EXISTS ${database} WITH (FORCE)`);
+    await admin.end();
+  });
+
+  test('requests fail fast while it is down; after the restart the node recovers and the acknowledged store is there', async () => {
+    assert.equal((await backchannel(r.app, 'c', 'acknowledged')).statusCode, 200);
+    await stopRedis();
+    const started = performance.now();
+    const down = await backchannel(r.app, 'c', 'get');
+    assert.equal(down.statusCode, 500, down.body);
+    assert.ok(performance.now() - started < 1500, 'answered within 1.5 s');
+    assert.equal((await r.app.inject({ method: 'GET', url: '/readyz' })).statusCode, 503);
+    await startRedis();
+    const deadline = Date.now() + 10_000;
+    let data: unknown;
+    while (Date.now() < deadline) {
+      const res = await backchannel(r.app, 'c', 'get');
+      data = res.statusCode === 200 ? JSON.parse(res.body).data : undefined;
+      if (data === 'acknowledged') break;
+      await sleep(100);
+    }
+    assert.equal(data, 'acknowledged');
+    assert.equal((await r.app.inject({ method: 'GET', url: '/readyz' })).statusCode, 200);
   });
 });
