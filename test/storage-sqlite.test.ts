@@ -11,6 +11,7 @@ import { MIGRATIONS } from '../src/storage/sqlite/migrations.js';
 import { SqliteTokenStore } from '../src/storage/sqlite/token-store.js';
 import { SqliteTransactionStore } from '../src/storage/sqlite/transaction-store.js';
 import { tokenStoreConformance, transactionStoreConformance } from './helpers/grant-conformance.js';
+import { sandboxCacheConformance } from './helpers/sandbox-cache-conformance.js';
 import { cacheStoreConformance, configStoreConformance } from './helpers/storage-conformance.js';
 
 const root = mkdtempSync(join(tmpdir(), 'registrar-sqlite-'));
@@ -277,4 +278,14 @@ describe('SQLite configuration reads are memoised safely', () => {
       await storage.close();
     }
   });
+});
+
+sandboxCacheConformance('SQLite (a second connection on the cache file)', async () => {
+  const path = freshPath();
+  const storage = await openStorage({ storage: { url: `sqlite:${path}` }, cache: { url: `sqlite:${path}` } });
+  return {
+    store: storage.cache,
+    openSandbox: () => openSandboxCache(`sqlite:${path}`),
+    close: () => storage.close(),
+  };
 });
