@@ -4,6 +4,7 @@
 #
 #   eval "$(scripts/test-services.sh start)"   # prints the REGISTRAR_TEST_* exports
 #   scripts/test-services.sh stop
+#   scripts/test-services.sh pg-stop | pg-start    # stop or start only that PostgreSQL (fault tests)
 #
 # Needs Debian's postgresql and redis-server packages (apt-get install postgresql redis-server).
 set -euo pipefail
@@ -51,8 +52,19 @@ stop() {
   rm -rf "$STATE"
 }
 
+pg_stop() {
+  as_pg "$PG_BIN/pg_ctl" -D "$STATE/pg" -m fast -w stop >&2
+}
+
+pg_start() {
+  as_pg "$PG_BIN/pg_ctl" -D "$STATE/pg" -l "$STATE/pg/server.log" -w -t 60 \
+    -o "-c listen_addresses=127.0.0.1 -p $PG_PORT -k $STATE/pg -c fsync=off -c max_connections=200" start >&2
+}
+
 case "${1:-}" in
   start) start ;;
   stop) stop ;;
-  *) echo "usage: $0 start|stop" >&2; exit 2 ;;
+  pg-stop) pg_stop ;;
+  pg-start) pg_start ;;
+  *) echo "usage: $0 start|stop|pg-stop|pg-start" >&2; exit 2 ;;
 esac

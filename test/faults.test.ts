@@ -1,12 +1,12 @@
 /**
  * PostgreSQL or Redis going away and coming back, through TCP proxies the test cuts,
- * and a Redis process of the test's own stopped and started again:
+ * and a Redis process and a PostgreSQL server of the test's own stopped and started again:
  * requests that need the service fail fast with internal_server_error, /readyz turns
  * 503, the node recovers by itself, and nothing acknowledged is lost. Needs
  * REGISTRAR_TEST_POSTGRES_URL and REGISTRAR_TEST_REDIS_URL; skipped with the reason otherwise.
  */
 import assert from 'node:assert/strict';
-import { type ChildProcess, spawn } from 'node:child_process';
+import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { connect, createServer } from 'node:net';
@@ -15,7 +15,7 @@ import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import pg from 'pg';
-import { backchannel, idp, startRegistrar, type TestRegistrar } from './helpers/registrar.js';
+import { backchannel, basic, idp, startRegistrar, type TestRegistrar } from './helpers/registrar.js';
 import { tcpProxy } from './helpers/tcp-proxy.js';
 
 const POSTGRES = process.env.REGISTRAR_TEST_POSTGRES_URL;
@@ -240,6 +240,79 @@ describe('a Redis process that is stopped and started again', { skip }, () => {
       await sleep(100);
     }
     assert.equal(data, 'acknowledged');
+    assert.equal((await r.app.inject({ method: 'GET', url: '/readyz' })).statusCode, 200);
+  });
+});
+
+describe('a PostgreSQL server that is stopped and started again', { skip }, () => {
+  const SCRIPT = join(import.meta.dirname, '..', 'scripts', 'test-services.sh');
+  const env = {
+    ...process.env,
+    REGISTRAR_TEST_SERVICES_DIR: mkdtempSync(join(tmpdir(), 'registrar-pg-restart-')),
+    REGISTRAR_TEST_PG_PORT: '0',
+    REGISTRAR_TEST_REDIS_PORT: '0',
+  };
+  const services = (command: string) => execFileSync('bash', [SCRIPT, command], { env, encoding: 'utf8' });
+  let r: TestRegistrar;
+
+  before(async () => {
+    const free = async () => {
+      const probe = createServer();
+      return new Promise<string>((resolve) =>
+        probe.listen(0, '127.0.0.1', () => {
+          const address = probe.address();
+          probe.close(() => resolve(String(typeof address === 'object' && address ? address.port : 0)));
+        }),
+      );
+    };
+    env.REGISTRAR_TEST_PG_PORT = await free();
+    env.REGISTRAR_TEST_REDIS_PORT = await free();
+    // A PostgreSQL (and Redis) of this test's own, so stopping it disturbs no other test.
+    const exports = services('start');
+    const storage = /REGISTRAR_TEST_POSTGRES_URL=(\S+)/.exec(exports)?.[1];
+    const cache = /REGISTRAR_TEST_REDIS_URL=(\S+)/.exec(exports)?.[1];
+    assert.ok(storage && cache, exports);
+    r = await startRegistrar({
+      api_clients: [
+        { client_id: 'portal', client_secret: 'portal-secret', scopes: ['user_registration'] },
+        { client_id: 'admin', client_secret: 'admin-secret', scopes: ['admin'] },
+      ],
+      storage: { url: storage, postgres: { connect_timeout_ms: 500 } },
+      cache: { url: cache },
+      identity_providers: [idp('c', { backchannel: CACHE_SCRIPT })],
+    });
+  });
+
+  after(async () => {
+    await r?.close();
+    services('stop');
+  });
+
+  test('requests fail fast while it is down; after the restart the node recovers and acknowledged writes are there', async () => {
+    const created = await r.app.inject({
+      method: 'POST',
+      url: '/api/v1/configuration/api-clients',
+      headers: { authorization: basic('admin', 'admin-secret') },
+      payload: { client_id: 'crm', client_secret: 'crm-secret', scopes: ['user_registration'] },
+    });
+    assert.equal(created.statusCode, 201, created.body);
+    services('pg-stop');
+    await sleep(600); // past storage.postgres.read_cache_ms
+    const started = performance.now();
+    const down = await backchannel(r.app, 'c', 'get');
+    assert.equal(down.statusCode, 500, down.body);
+    assert.ok(performance.now() - started < 1500, 'answered within 1.5 s');
+    assert.equal((await r.app.inject({ method: 'GET', url: '/readyz' })).statusCode, 503);
+    services('pg-start');
+    const deadline = Date.now() + 10_000;
+    let status = 0;
+    while (Date.now() < deadline) {
+      status = (await backchannel(r.app, 'c', 'get', { authorization: basic('crm', 'crm-secret') }))
+        .statusCode;
+      if (status === 200) break;
+      await sleep(100);
+    }
+    assert.equal(status, 200, 'the client created before the stop authenticates after the restart');
     assert.equal((await r.app.inject({ method: 'GET', url: '/readyz' })).statusCode, 200);
   });
 });
