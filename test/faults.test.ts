@@ -9,12 +9,13 @@ import assert from 'node:assert/strict';
 import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
-import { connect, createServer } from 'node:net';
+import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import pg from 'pg';
+import { freePort } from './helpers/ports.js';
 import { backchannel, basic, idp, startRegistrar, type TestRegistrar } from './helpers/registrar.js';
 import { tcpProxy } from './helpers/tcp-proxy.js';
 
@@ -192,13 +193,7 @@ describe('a Redis process that is stopped and started again', { skip }, () => {
     await admin.connect();
     await admin.query(`CREATE DATABASE ${database}`);
     await admin.end();
-    const probe = createServer();
-    port = await new Promise<number>((resolve) =>
-      probe.listen(0, '127.0.0.1', () => {
-        const address = probe.address();
-        probe.close(() => resolve(typeof address === 'object' && address ? address.port : 0));
-      }),
-    );
+    port = await freePort();
     await startRedis();
     const storage = new URL(POSTGRES ?? '');
     storage.pathname = `/${database}`;
@@ -256,17 +251,8 @@ describe('a PostgreSQL server that is stopped and started again', { skip }, () =
   let r: TestRegistrar;
 
   before(async () => {
-    const free = async () => {
-      const probe = createServer();
-      return new Promise<string>((resolve) =>
-        probe.listen(0, '127.0.0.1', () => {
-          const address = probe.address();
-          probe.close(() => resolve(String(typeof address === 'object' && address ? address.port : 0)));
-        }),
-      );
-    };
-    env.REGISTRAR_TEST_PG_PORT = await free();
-    env.REGISTRAR_TEST_REDIS_PORT = await free();
+    env.REGISTRAR_TEST_PG_PORT = String(await freePort());
+    env.REGISTRAR_TEST_REDIS_PORT = String(await freePort());
     // A PostgreSQL (and Redis) of this test's own, so stopping it disturbs no other test.
     const exports = services('start');
     const storage = /REGISTRAR_TEST_POSTGRES_URL=(\S+)/.exec(exports)?.[1];

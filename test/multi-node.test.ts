@@ -11,8 +11,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import pg from 'pg';
+import { freePort } from './helpers/ports.js';
 import { basic } from './helpers/registrar.js';
-import { freePort, ServerProcess, waitUntilHealthy } from './helpers/server-process.js';
+import { ServerProcess, waitUntilHealthy } from './helpers/server-process.js';
 
 const POSTGRES = process.env.REGISTRAR_TEST_POSTGRES_URL;
 const REDIS = process.env.REGISTRAR_TEST_REDIS_URL;

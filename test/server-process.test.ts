@@ -4,7 +4,8 @@ import { existsSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync 
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { freePort, ServerProcess, waitUntilHealthy } from './helpers/server-process.js';
+import { freePort } from './helpers/ports.js';
+import { ServerProcess, waitUntilHealthy } from './helpers/server-process.js';
 
 const DEMO_CLIENT = { id: 'demo-portal', secret: 'demo-portal-secret' };
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;

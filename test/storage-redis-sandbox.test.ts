@@ -8,13 +8,15 @@
 import assert from 'node:assert/strict';
 import { type ChildProcess, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { createServer, type Server, type Socket } from 'node:net';
+import { createServer, type Socket } from 'node:net';
 import { after, describe, test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Worker } from 'node:worker_threads';
 import { RedisCacheStore } from '../src/storage/redis/cache-store.js';
-import { closeRedis, openRedis, type RedisClient } from '../src/storage/redis/connection.js';
+import { closeRedis, openRedis } from '../src/storage/redis/connection.js';
 import { openRedisSandboxCache, type RedisSandboxCache } from '../src/storage/redis/sandbox-cache.js';
+import { freePort, listen } from './helpers/ports.js';
+import { removePrefix } from './helpers/redis-keys.js';
 import { sandboxCacheConformance } from './helpers/sandbox-cache-conformance.js';
 
 const url = process.env.REGISTRAR_TEST_REDIS_URL;
@@ -257,33 +259,4 @@ async function startRedis(port: number): Promise<ChildProcess> {
   } finally {
     await closeRedis(probe);
   }
-}
-
-async function freePort(): Promise<number> {
-  const server = createServer();
-  const port = await listen(server, 0);
-  await new Promise((resolve) => server.close(resolve));
-  return port;
-}
-
-function listen(server: Server, port: number): Promise<number> {
-  return new Promise((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(port, '127.0.0.1', () => {
-      server.off('error', reject);
-      const address = server.address();
-      resolve(typeof address === 'object' && address ? address.port : 0);
-    });
-  });
-}
-
-/** Removes every key under `prefix` (SCAN + DEL, on a connection without a prefix). */
-async function removePrefix(redis: RedisClient, prefix: string): Promise<void> {
-  const pattern = `${prefix.replace(/[*?[\]\\]/g, '\\$&')}*`;
-  let cursor = '0';
-  do {
-    const [next, keys] = await redis.scan(cursor, 'MATCH', pattern, 'COUNT', 500);
-    if (keys.length > 0) await redis.del(...keys);
-    cursor = next;
-  } while (cursor !== '0');
 }

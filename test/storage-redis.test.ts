@@ -7,16 +7,18 @@
  */
 import assert from 'node:assert/strict';
 import { randomBytes, randomUUID } from 'node:crypto';
-import { createServer, type Server, type Socket } from 'node:net';
+import { createServer, type Socket } from 'node:net';
 import { after, describe, test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { RedisCacheStore } from '../src/storage/redis/cache-store.js';
-import { closeRedis, openRedis, type RedisClient } from '../src/storage/redis/connection.js';
+import { closeRedis, openRedis } from '../src/storage/redis/connection.js';
 import { RedisTransactionStore } from '../src/storage/redis/transaction-store.js';
 import type { RegistrationTransaction } from '../src/storage/types.js';
 import { transactionStoreConformance } from './helpers/grant-conformance.js';
+import { listen } from './helpers/ports.js';
+import { keysUnder, removePrefix } from './helpers/redis-keys.js';
 import { cacheStoreConformance } from './helpers/storage-conformance.js';
-import { listen, tcpProxy } from './helpers/tcp-proxy.js';
+import { tcpProxy } from './helpers/tcp-proxy.js';
 
 const url = process.env.REGISTRAR_TEST_REDIS_URL;
 const NATIVE_EXPIRY = 'Redis expires keys on its own, so purgeExpired has nothing left to count';
@@ -338,38 +340,4 @@ function redisSuites(url: string): void {
       }
     });
   });
-}
-
-/** Every key whose name starts with `prefix` (SCAN, never KEYS). */
-async function keysUnder(redis: RedisClient, prefix: string): Promise<string[]> {
-  const keys: string[] = [];
-  let cursor = '0';
-  do {
-    const [next, batch] = await redis.scan(cursor, 'MATCH', `${globEscape(prefix)}*`, 'COUNT', 500);
-    keys.push(...batch);
-    cursor = next;
-  } while (cursor !== '0');
-  return keys;
-}
-
-/** Deletes every key under `prefix`; `redis` must have no key prefix of its own. */
-async function removePrefix(redis: RedisClient, prefix: string): Promise<void> {
-  const keys = await keysUnder(redis, prefix);
-  for (let i = 0; i < keys.length; i += 500) await redis.del(...keys.slice(i, i + 500));
-}
-
-function _listen(server: Server, port: number): Promise<number> {
-  return new Promise((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(port, '127.0.0.1', () => {
-      server.off('error', reject);
-      const address = server.address();
-      resolve(typeof address === 'object' && address ? address.port : port);
-    });
-  });
-}
-
-/** `text` as a literal in a Redis glob pattern. */
-function globEscape(text: string): string {
-  return text.replace(/[*?[\]\\]/g, '\\$&');
 }

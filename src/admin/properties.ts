@@ -1,4 +1,4 @@
-import type { FastifyInstance } from 'fastify';
+import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { z } from 'zod';
 import { propertyAad, readProperties } from '../config/apply.js';
 import { propertyId, propertyValue } from '../config/schema.js';
@@ -58,6 +58,26 @@ export async function propertyRoutes(app: FastifyInstance, deps: AdminDeps): Pro
     property.sensitive ? unseal(secretKey, property.value, propertyAad(property.id)) : property.value;
   /** Hands the scripts the new values (this node; other nodes see them through storage). */
   const publish = async () => deps.engine.setProperties(await readProperties(store, secretKey));
+  /** Stores the changed property, hands it to the scripts, audits it, returns its view. */
+  const save = async (
+    request: FastifyRequest,
+    action: 'replace' | 'update',
+    before: PropertyRecord,
+    value: string,
+    sensitive: boolean,
+  ) => {
+    const after = stored(before.id, value, sensitive);
+    await store.upsertProperty(after);
+    await publish();
+    auditChange(request, {
+      resource: 'property',
+      id: before.id,
+      action,
+      before: view(before),
+      after: view(after),
+    });
+    return view(after);
+  };
 
   app.get(
     '/properties',
@@ -114,17 +134,7 @@ export async function propertyRoutes(app: FastifyInstance, deps: AdminDeps): Pro
         ]);
       }
       const before = await load(request.params.id);
-      const after = stored(before.id, body.value, body.sensitive);
-      await store.upsertProperty(after);
-      await publish();
-      auditChange(request, {
-        resource: 'property',
-        id: before.id,
-        action: 'replace',
-        before: view(before),
-        after: view(after),
-      });
-      return sendJson(reply, view(after));
+      return sendJson(reply, await save(request, 'replace', before, body.value, body.sensitive));
     },
   );
 
@@ -142,17 +152,11 @@ export async function propertyRoutes(app: FastifyInstance, deps: AdminDeps): Pro
     async (request, reply) => {
       const body = parseOrReject(patchBody, request.body);
       const before = await load(request.params.id);
-      const after = stored(before.id, body.value ?? clearValue(before), body.sensitive ?? before.sensitive);
-      await store.upsertProperty(after);
-      await publish();
-      auditChange(request, {
-        resource: 'property',
-        id: before.id,
-        action: 'update',
-        before: view(before),
-        after: view(after),
-      });
-      return sendJson(reply, view(after));
+      const value = body.value ?? clearValue(before);
+      return sendJson(
+        reply,
+        await save(request, 'update', before, value, body.sensitive ?? before.sensitive),
+      );
     },
   );
 

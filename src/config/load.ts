@@ -2,6 +2,7 @@ import { readFileSync } from 'node:fs';
 import { dirname, extname, join, resolve } from 'node:path';
 import YAML from 'yaml';
 import type { z } from 'zod';
+import { deepFreeze } from '../deep-freeze.js';
 import type { ScriptSource } from '../storage/types.js';
 import { compileCheck, describeCompileError } from './compile-check.js';
 import { type ConfigFile, configFileSchema, SCRIPT_KINDS, type ScriptKind } from './schema.js';
@@ -132,12 +133,4 @@ function formatIssue(issue: z.core.$ZodIssue): string {
     return issue.keys.map((key) => `${path ? `${path}.` : ''}${key}: unknown key`).join('\n  ');
   }
   return `${path || '(root)'}: ${issue.message}`;
-}
-
-function deepFreeze<T>(value: T): T {
-  if (value && typeof value === 'object' && !Object.isFrozen(value)) {
-    Object.freeze(value);
-    for (const child of Object.values(value)) deepFreeze(child);
-  }
-  return value;
 }

@@ -1,16 +1,5 @@
 import { createServer, type Server, Socket } from 'node:net';
-
-/** Listens on 127.0.0.1 (`port` 0: any free port); resolves with the port. */
-export function listen(server: Server, port: number): Promise<number> {
-  return new Promise((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(port, '127.0.0.1', () => {
-      server.off('error', reject);
-      const address = server.address();
-      resolve(typeof address === 'object' && address ? address.port : port);
-    });
-  });
-}
+import { listen } from './ports.js';
 
 /** A loopback TCP proxy to a service (Redis, PostgreSQL) that a test can stop (cutting every connection) and restart. */
 export function tcpProxy(host: string, port: number) {

@@ -23,9 +23,8 @@ const nullableText = (value: unknown) => (value === null ? null : String(value))
 
 /**
  * Configuration in PostgreSQL; each method is one statement or one transaction, and
- * every read queries the database, so a change committed through any node is seen by
- * the next read on every node. (Caching reads with `LISTEN/NOTIFY` invalidation is a
- * follow-up.)
+ * every read queries the database. (`openStorage` wraps it in `withReadMemo`, which
+ * reuses request-path lookups for `storage.postgres.read_cache_ms`.)
  */
 export class PostgresConfigStore implements ConfigStore {
   private readonly clients: KeyedTable<ApiClientRecord>;

@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import type { Pool, PoolClient, QueryConfig } from 'pg';
 import { SCRIPT_KINDS, type ScriptKind, type ScriptLimits } from '../../config/schema.js';
+import { pageOf } from '../paging.js';
 import type {
   IdentityProviderFields,
   IdentityProviderRecord,
@@ -13,7 +14,6 @@ import type {
   ScriptVersionInfo,
 } from '../types.js';
 import { inTransaction } from './database.js';
-import { pageOf } from './keyed-table.js';
 
 interface IdpRow {
   id: string;

@@ -1,4 +1,5 @@
 import type { Pool, QueryConfig } from 'pg';
+import { pageOf } from '../paging.js';
 import type { Page, PageRequest } from '../types.js';
 
 /** A column value as sent: JSONB values go as JSON text. */
@@ -93,12 +94,4 @@ export class KeyedTable<T> {
   private params(record: T): SqlValue[] {
     return [...this.spec.encode(record), Date.now()];
   }
-}
-
-/** Cuts `limit + 1` fetched items to a page. */
-export function pageOf<T>(items: T[], limit: number, keyOf: (item: T) => string): Page<T> {
-  const more = items.length > limit;
-  const pageItems = more ? items.slice(0, limit) : items;
-  const last = pageItems.at(-1);
-  return { items: pageItems, next: more && last !== undefined ? keyOf(last) : null };
 }

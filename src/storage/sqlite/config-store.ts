@@ -1,4 +1,5 @@
 import type { ScriptKind } from '../../config/schema.js';
+import { deepFreeze } from '../../deep-freeze.js';
 import type {
   ApiClientRecord,
   ApplicationRecord,
@@ -229,12 +230,4 @@ export class SqliteConfigStore implements ConfigStore {
   async ping(): Promise<void> {
     this.ping_.get();
   }
-}
-
-function deepFreeze<T>(value: T): T {
-  if (value && typeof value === 'object' && !Object.isFrozen(value)) {
-    Object.freeze(value);
-    for (const child of Object.values(value)) deepFreeze(child);
-  }
-  return value;
 }

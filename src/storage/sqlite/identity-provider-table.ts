@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
 import { SCRIPT_KINDS, type ScriptKind } from '../../config/schema.js';
+import { pageOf } from '../paging.js';
 import type {
   IdentityProviderFields,
   IdentityProviderRecord,
@@ -11,7 +12,6 @@ import type {
   ScriptVersionInfo,
 } from '../types.js';
 import type { SqliteDatabase } from './database.js';
-import { pageOf } from './keyed-table.js';
 
 interface IdpRow {
   id: string;

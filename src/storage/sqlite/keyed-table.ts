@@ -1,3 +1,4 @@
+import { pageOf } from '../paging.js';
 import type { Page, PageRequest } from '../types.js';
 import type { SqliteDatabase } from './database.js';
 
@@ -83,12 +84,4 @@ export class KeyedTable<T> {
   private params(record: T): Record<string, SqlValue> {
     return { ...this.spec.encode(record), updated_at: Date.now() };
   }
-}
-
-/** Cuts `limit + 1` fetched items to a page. */
-export function pageOf<T>(items: T[], limit: number, keyOf: (item: T) => string): Page<T> {
-  const more = items.length > limit;
-  const pageItems = more ? items.slice(0, limit) : items;
-  const last = pageItems.at(-1);
-  return { items: pageItems, next: more && last !== undefined ? keyOf(last) : null };
 }
