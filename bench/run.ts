@@ -8,8 +8,15 @@
  * scale-out backends; REGISTRAR_TEST_POSTGRES_URL / REGISTRAR_TEST_REDIS_URL, or
  * throwaway ones from scripts/test-services.sh), each on its own server process.
  *
+ * "Runaway neighbour" scenarios load the SQLite backchannel again while callers keep
+ * calling a misbehaving script on another IdP (a loop, an allocation bomb, Atomics.wait,
+ * a sparse-array lastIndexOf, a slow upstream), and report its throughput and p99 as a
+ * ratio of its own figure alone in the same round.
+ *
  * Env: BENCH_SECONDS (per run, default 5), BENCH_ROUNDS (default 3),
- * BENCH_CONNECTIONS (default 16), BENCH_ENGINE (JSON engine config for the server).
+ * BENCH_CONNECTIONS (default 50), BENCH_ENGINE (JSON engine config for the server),
+ * BENCH_ONLY (comma-separated route names to run, e.g. `backchannel,neighbour-loop-8`),
+ * BENCH_PROFILE=1 (write a V8 CPU profile of each bench server to bench/results/profiles/).
  */
 import { spawn } from 'node:child_process';
 import { mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
@@ -18,16 +25,26 @@ import { createInterface } from 'node:readline';
 import autocannon from 'autocannon';
 import { scaleOutBackends } from './backends.js';
 import { BENCH_APP, BENCH_CLIENT, basicAuth } from './fixtures.js';
+import { startCallers, startSlowUpstream } from './neighbours.js';
 
 const seconds = Number(process.env.BENCH_SECONDS ?? 5);
 const rounds = Number(process.env.BENCH_ROUNDS ?? 3);
-const connections = Number(process.env.BENCH_CONNECTIONS ?? 16);
+const connections = Number(process.env.BENCH_CONNECTIONS ?? 50);
+const only = process.env.BENCH_ONLY ? new Set(process.env.BENCH_ONLY.split(',')) : undefined;
 
 /** Starts a bench server (bench/server.ts) with extra environment; resolves when it listens. */
 async function startServer(env: Record<string, string>) {
   const child = spawn(
     process.execPath,
-    ['--import', 'tsx', new URL('./server.ts', import.meta.url).pathname],
+    [
+      // BENCH_PROFILE=1: a V8 CPU profile of each bench server, written when it exits.
+      ...(process.env.BENCH_PROFILE
+        ? ['--cpu-prof', `--cpu-prof-dir=${new URL('./results/profiles/', import.meta.url).pathname}`]
+        : []),
+      '--import',
+      'tsx',
+      new URL('./server.ts', import.meta.url).pathname,
+    ],
     {
       stdio: ['ignore', 'pipe', 'inherit'],
       env: { ...process.env, ...env },
@@ -40,8 +57,10 @@ async function startServer(env: Record<string, string>) {
   return { child, port, pid };
 }
 
-const backends = await scaleOutBackends();
-const sqlite = await startServer({});
+const upstream = await startSlowUpstream(1000);
+const backends =
+  only && ![...only].some((t) => t.includes('pg-redis')) ? 'not asked for' : await scaleOutBackends();
+const sqlite = await startServer({ BENCH_UPSTREAM: upstream.origin });
 const scaleOut =
   typeof backends === 'string'
     ? undefined
@@ -56,8 +75,20 @@ interface TargetSpec {
   server: Awaited<ReturnType<typeof startServer>>;
   path: string;
   auth: string;
+  /** Callers of a misbehaving IdP's backchannel running meanwhile. */
+  neighbour?: { idp: string; callers: number };
 }
-const targets: Record<string, TargetSpec> = {
+/** The runaway-neighbour scenarios: which IdP misbehaves, with how many concurrent callers. */
+const NEIGHBOUR_SCENARIOS: [idp: string, callers: number][] = [
+  ['loop', 1],
+  ['loop', 2],
+  ['loop', 8],
+  ['alloc', 8],
+  ['atomics', 8],
+  ['sparse', 8],
+  ['upstream', 40],
+];
+const allTargets: Record<string, TargetSpec> = {
   baseline: { server: sqlite, path: '/bench/baseline', auth: basicAuth(BENCH_CLIENT) },
   backchannel: { server: sqlite, path: BACKCHANNEL, auth: basicAuth(BENCH_CLIENT) },
   complete: { server: sqlite, path: COMPLETE, auth: basicAuth(BENCH_APP) },
@@ -67,7 +98,16 @@ const targets: Record<string, TargetSpec> = {
         'complete-pg-redis': { server: scaleOut, path: COMPLETE, auth: basicAuth(BENCH_APP) },
       }
     : {}),
+  ...Object.fromEntries(
+    NEIGHBOUR_SCENARIOS.map(([idp, callers]) => [
+      `neighbour-${idp}-${callers}`,
+      { server: sqlite, path: BACKCHANNEL, auth: basicAuth(BENCH_CLIENT), neighbour: { idp, callers } },
+    ]),
+  ),
 };
+const targets = Object.fromEntries(
+  Object.entries(allTargets).filter(([name]) => !only || only.has(name) || name === 'baseline'),
+);
 type Target = string;
 
 const TICKS_PER_MS = 100 / 1000; // USER_HZ
@@ -107,7 +147,17 @@ function cpuSpent(before: ReturnType<typeof cpuSnapshot>, after: ReturnType<type
 async function load(target: Target, duration: number) {
   const spec = targets[target];
   if (!spec) throw new Error(`unknown target ${target}`);
-  const { server, path, auth } = spec;
+  const { server, path, auth, neighbour } = spec;
+  const callers =
+    neighbour &&
+    startCallers(
+      `http://127.0.0.1:${server.port}/oauth/api/v3/custom-registration/${neighbour.idp}/backchannel`,
+      { authorization: auth, 'content-type': 'application/json' },
+      body,
+      neighbour.callers,
+    );
+  // Let the neighbours take hold of what they can before measuring.
+  if (callers) await new Promise((resolve) => setTimeout(resolve, 1000));
   const before = cpuSnapshot(server.pid);
   const result = await autocannon({
     url: `http://127.0.0.1:${server.port}${path}`,
@@ -117,9 +167,11 @@ async function load(target: Target, duration: number) {
     connections,
     duration,
   });
+  const spent = cpuSpent(before, cpuSnapshot(server.pid));
+  // Stopping waits for each neighbour's request in flight, so the next run starts clean.
+  const neighbourTally = await callers?.stop();
   const bad = result.non2xx + result.errors + result.timeouts;
   if (bad > 0) throw new Error(`${target}: ${bad} failed requests of ${result.requests.total}`);
-  const spent = cpuSpent(before, cpuSnapshot(server.pid));
   const total = result.requests.total;
   return {
     rps: result.requests.average,
@@ -129,6 +181,8 @@ async function load(target: Target, duration: number) {
     serverCpuUs: (spent.server * 1000) / total,
     sandboxCpuUs: (spent.sandbox * 1000) / total,
     backendsCpuUs: (spent.backends * 1000) / total,
+    neighbourCalls: neighbourTally?.calls ?? 0,
+    neighbourFailures: neighbourTally?.failures ?? 0,
   };
 }
 
@@ -148,7 +202,10 @@ try {
       console.log(
         `round ${round + 1} ${target.padEnd(20)} ${sample.rps.toFixed(0).padStart(6)} rps  p50 ${sample.p50} ms  p99 ${sample.p99} ms  ` +
           `cpu/request: server ${sample.serverCpuUs.toFixed(0)} us, sandbox ${sample.sandboxCpuUs.toFixed(0)} us, ` +
-          `postgres+redis ${sample.backendsCpuUs.toFixed(0)} us`,
+          `postgres+redis ${sample.backendsCpuUs.toFixed(0)} us` +
+          (sample.neighbourCalls || sample.neighbourFailures
+            ? `  neighbour: ${sample.neighbourCalls} answered, ${sample.neighbourFailures} failed`
+            : ''),
       );
     }
   }
@@ -167,7 +224,7 @@ try {
   const baseline = summaryOf('baseline');
   const ratios = Object.fromEntries(
     order
-      .filter((t) => t !== 'baseline')
+      .filter((t) => t !== 'baseline' && !targets[t]?.neighbour)
       .map((t) => [
         t,
         {
@@ -191,6 +248,18 @@ try {
       `${t} / baseline: rps ${r.rps.toFixed(2)}x (target >= 0.75x), p99 ${r.p99.toFixed(2)}x (target <= 1.5x)`,
     );
   }
+  // Each neighbour scenario against the backchannel alone, round by round (same machine state).
+  const neighbourRatios: Record<string, { rps: number; p99Ms: number }> = {};
+  const alone = samplesOf('backchannel');
+  for (const t of order.filter((name) => targets[name]?.neighbour)) {
+    const list = samplesOf(t);
+    const rps = median(list.map((x, i) => x.rps / (alone[i]?.rps ?? x.rps)));
+    const p99Ms = median(list.map((x) => x.p99));
+    neighbourRatios[t] = { rps, p99Ms };
+    console.log(
+      `${t}: backchannel rps ${rps.toFixed(2)}x its own alone (target >= 0.8x), p99 ${p99Ms} ms (target <= 100 ms)`,
+    );
+  }
   console.log(
     `machine: ${cpus()[0]?.model ?? 'unknown'}, ${availableParallelism()} cores, ${(totalmem() / 2 ** 30).toFixed(0)} GiB, Node ${process.version}`,
   );
@@ -201,7 +270,15 @@ try {
   writeFileSync(
     new URL(`./results/${new Date().toISOString().replace(/[:.]/g, '-')}.json`, import.meta.url),
     JSON.stringify(
-      { samples: Object.fromEntries(samples), summary, ratios, seconds, rounds, connections },
+      {
+        samples: Object.fromEntries(samples),
+        summary,
+        ratios,
+        neighbourRatios,
+        seconds,
+        rounds,
+        connections,
+      },
       null,
       2,
     ),
@@ -209,6 +286,7 @@ try {
 } finally {
   sqlite.child.kill('SIGTERM');
   scaleOut?.child.kill('SIGTERM');
+  await upstream.close();
   if (typeof backends !== 'string') {
     await new Promise((resolve) => setTimeout(resolve, 500));
     await backends.close();

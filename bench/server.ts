@@ -27,6 +27,23 @@ const QR_SCRIPT = `function execute(requestPayload) {
   return { status: 2000, responsePayload: identifier };
 }`;
 
+/**
+ * Misbehaving neighbours for the "runaway neighbour" scenarios: each IdP's backchannel
+ * script holds a sandbox in its own way. The load process calls them beside the measured
+ * backchannel. `upstream` waits on a slow HTTP server of the load process (BENCH_UPSTREAM).
+ */
+const NEIGHBOURS: Record<string, string> = {
+  loop: 'function execute(p) { while (true) {} }',
+  alloc: 'function execute(p) { var keep = []; while (true) { keep.push(new Array(100000).fill(1)); } }',
+  atomics:
+    'function execute(p) { Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0); return { status: 2000 }; }',
+  sparse: 'function execute(p) { var a = []; a[4294967294] = 1; a.lastIndexOf(2); return { status: 2000 }; }',
+  upstream: `function execute(p) {
+    var answer = HTTP.request({ method: 'GET', url: ${JSON.stringify(`${process.env.BENCH_UPSTREAM ?? 'http://127.0.0.1:9'}/slow`)} });
+    return { status: 2000, responsePayload: String(answer.status) };
+  }`,
+};
+
 const dataDir = mkdtempSync(join(tmpdir(), 'registrar-bench-'));
 const config = parseConfig(
   {
@@ -36,6 +53,13 @@ const config = parseConfig(
     ],
     identity_providers: [
       { id: 'qr', scripts: { backchannel: { source: QR_SCRIPT }, complete: { source: QR_SCRIPT } } },
+      ...Object.entries(NEIGHBOURS).map(([id, source]) => ({
+        id,
+        scripts: { backchannel: { source }, complete: { source: QR_SCRIPT } },
+        ...(id === 'upstream' && process.env.BENCH_UPSTREAM
+          ? { http: { allow: [process.env.BENCH_UPSTREAM] } }
+          : {}),
+      })),
       // complete with token issuance: the user comes from the payload, so every request registers.
       {
         id: 'direct',

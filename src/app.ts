@@ -1,8 +1,10 @@
 import { createRequire } from 'node:module';
 import Fastify, { type FastifyInstance, LogController } from 'fastify';
+import type { Registry } from 'prom-client';
 import { adminRoutes } from './admin/routes.js';
 import type { RegistrarConfig } from './config/load.js';
 import type { ScriptEngine } from './engine/engine.js';
+import type { EngineMetrics } from './engine/metrics.js';
 import { installAuditLog } from './http/audit.js';
 import type { ApiClientAuthenticator, ApplicationAuthenticator } from './http/authenticate.js';
 import { installErrorHandling } from './http/errors.js';
@@ -11,7 +13,6 @@ import { metricsRoute } from './http/metrics-route.js';
 import { installOpenApi } from './http/openapi.js';
 import { requestIdGenerator } from './http/request-id.js';
 import type { Logger } from './logging.js';
-import type { MetricsRegistry } from './metrics/prometheus.js';
 import type { IdTokenSigner } from './oauth/id-token.js';
 import { jwksRoute } from './oauth/jwks-route.js';
 import { tokenRoutes } from './oauth/token-routes.js';
@@ -35,7 +36,9 @@ export interface AppDeps {
   /** Seals sensitive values (properties, signing keys). */
   secretKey: Buffer;
   /** What GET /metrics shows. */
-  metrics: MetricsRegistry;
+  metrics: Registry;
+  /** The engine's metric families, registered in `metrics`. */
+  engineMetrics: EngineMetrics;
   logger: Logger;
   close(): Promise<void>;
 }

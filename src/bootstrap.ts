@@ -3,9 +3,10 @@ import { applyConfig, readProperties } from './config/apply.js';
 import type { RegistrarConfig } from './config/load.js';
 import { watchProperties } from './config/property-watch.js';
 import { ScriptEngine } from './engine/engine.js';
+import { EngineMetrics } from './engine/metrics.js';
 import { createAuthenticators } from './http/authenticate.js';
 import type { Logger } from './logging.js';
-import { MetricsRegistry } from './metrics/prometheus.js';
+import { createMetricsRegistry } from './metrics/registry.js';
 import { IdTokenSigner } from './oauth/id-token.js';
 import { TokenService } from './oauth/tokens.js';
 import { OutboundHttp } from './outbound/client.js';
@@ -29,10 +30,12 @@ export async function createDeps(
     const signer = await IdTokenSigner.load(storage.signingKeys, secretKey, {
       issuer: config.oauth.issuer ?? `http://${config.server.host}:${config.server.port}`,
     });
-    const metrics = new MetricsRegistry();
+    const metrics = createMetricsRegistry();
+    const engineMetrics = new EngineMetrics(metrics);
     const outbound = new OutboundHttp(config.engine.http, new OutboundMetrics(metrics));
     engine = await ScriptEngine.start({
       outbound,
+      metrics: engineMetrics,
       engine: config.engine,
       cacheUrl: config.cache.url,
       cacheRedis: redisOptions(config.cache),
@@ -66,6 +69,7 @@ export async function createDeps(
       signer,
       secretKey,
       metrics,
+      engineMetrics,
       logger,
       async close() {
         clearInterval(purge);

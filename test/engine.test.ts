@@ -584,16 +584,19 @@ describe('script engine, configured settings', () => {
   });
 });
 
-/** Live (non-zombie) child processes of this process running the sandbox entry. */
-function sandboxChildren(): number[] {
+/** Live (non-zombie) child processes of this process running the sandbox entry; `normal`: only those at normal priority (not demoted). */
+function sandboxChildren(options: { normal?: boolean } = {}): number[] {
   const pids: number[] = [];
   for (const entry of readdirSync('/proc')) {
     if (!/^\d+$/.test(entry)) continue;
     try {
       const stat = readFileSync(`/proc/${entry}/stat`, 'utf8');
       // "pid (comm) state ppid ...": comm may hold spaces, so split after the last ')'.
-      const [state, ppid] = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+      const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+      const [state, ppid] = fields;
       if (Number(ppid) !== process.pid || state === 'Z') continue;
+      // Field 19 of /proc/PID/stat is the nice value (the 17th after the command name).
+      if (options.normal && Number(fields[16]) !== 0) continue;
       const cmdline = readFileSync(`/proc/${entry}/cmdline`, 'utf8');
       if (cmdline.includes('sandbox/main')) pids.push(Number(entry));
     } catch {
@@ -661,9 +664,11 @@ describe('sandbox supervisor', () => {
     for (let i = 0; i < 3; i++) assert.equal(ok(await call(r, 'quick', 'x')), 'ok');
     assert.equal(ok(await call(r, 'slow', 'x')), 'slow');
 
-    const now = sandboxChildren();
-    assert.ok(!now.includes(victim), `the killed process ${victim} is gone`);
-    assert.equal(now.length, 1, `one replacement sandbox process runs (found ${now.join(', ')})`);
+    assert.ok(!sandboxChildren().includes(victim), `the killed process ${victim} is gone`);
+    // The 600 ms script ran past the demotion threshold: its process now runs at the lowest
+    // priority, and a normal one replaced it.
+    const now = sandboxChildren({ normal: true });
+    assert.equal(now.length, 1, `one normal-priority sandbox process runs (found ${now.join(', ')})`);
     const ready = await r.app.inject({ method: 'GET', url: '/readyz' });
     assert.equal(ready.statusCode, 200, ready.body);
     assert.equal(ready.json().checks.sandbox, 'ok');

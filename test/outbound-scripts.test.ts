@@ -256,7 +256,8 @@ describe('HTTP.request from scripts', () => {
     assert.match(String(res.headers['content-type']), /text\/plain; version=0\.0\.4/);
     assert.match(res.body, /registrar_outbound_requests_total\{idp="call",outcome="ok"\} \d+/);
     assert.match(res.body, /registrar_outbound_requests_total\{idp="elsewhere",outcome="refused"\} 1/);
-    assert.match(res.body, /registrar_outbound_request_duration_seconds_bucket\{idp="call",le="\+Inf"\} \d+/);
+    // prom-client writes `le` first.
+    assert.match(res.body, /registrar_outbound_request_duration_seconds_bucket\{le="\+Inf",idp="call"\} \d+/);
   });
 
   test('the admin API shows and changes an IdP’s own allow-list, effective on the next request', async () => {

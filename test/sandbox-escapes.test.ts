@@ -683,6 +683,9 @@ describe('sandbox escapes (SPEC §3: isolation and limits)', () => {
         idp(id, { backchannel: source }, limits ? { limits } : {}),
       ),
       properties: [{ id: 'api_key', value: SECRET_PROPERTY_VALUE, sensitive: true }],
+      // Some checks need a second call in the isolate of the first (FinalizationRegistry); a
+      // script that ran past the demotion threshold would move to a demoted process instead.
+      engine: { demote_after_ms: 5000 },
     });
   });
   after(async () => {

@@ -501,6 +501,24 @@ describe('CredentialCache', () => {
     cache.forget('unknown');
   });
 
+  test('concurrent checks of one client and secret share one slow hash, also when the entry expires', async () => {
+    const { cache, clock, calls } = setup(60_000);
+    const many = () => Promise.all(Array.from({ length: 50 }, () => cache.verify('c', 's1', 'h1')));
+    assert.deepEqual(new Set(await many()), new Set([true]));
+    assert.equal(calls.length, 1, 'fifty requests at start pay one scrypt');
+    clock.now += 60_000;
+    assert.deepEqual(new Set(await many()), new Set([true]));
+    assert.equal(calls.length, 2, 'fifty requests when the entry expires pay one more');
+    // Different secrets, or another stored hash, never share a verification.
+    const mixed = await Promise.all([
+      cache.verify('c', 'wrong', 'h1'),
+      cache.verify('c', 's1', 'h2'),
+      cache.verify('c', 'wrong', 'h1'),
+    ]);
+    assert.deepEqual(mixed, [false, false, false]);
+    assert.equal(calls.length, 4, 'the two identical wrong attempts shared one; the other hash had its own');
+  });
+
   test('a TTL of 0 disables caching', async () => {
     const { cache, calls } = setup(0);
     assert.equal(await cache.verify('c', 's1', 'h1'), true);

@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { compileCheck } from '../config/compile-check.js';
-import { limitFields, SCRIPT_KINDS, type ScriptKind } from '../config/schema.js';
+import { idpLimitsSchema, SCRIPT_KINDS, type ScriptKind } from '../config/schema.js';
 import type { FieldProblem } from '../errors.js';
 import { idpEgressSchema } from '../outbound/allow-entry.js';
 import type { IdentityProviderRecord, ScriptSource } from '../storage/types.js';
@@ -16,7 +16,7 @@ export const scriptInput = z.strictObject({
 
 export const scriptKindParam = z.enum(SCRIPT_KINDS);
 
-export const limitsSchema = z.strictObject(limitFields).partial();
+export const limitsSchema = idpLimitsSchema;
 
 /** A version's metadata as the admin API shows it. */
 export const scriptVersionView = z.object({

@@ -20,6 +20,21 @@ export const limitFields = {
   memory_mb: z.int().min(8).max(4096),
 };
 
+/**
+ * An IdP's share of the sandbox capacity: how many sandbox processes its running
+ * executions may hold at once, and how many of its executions may be in sandbox
+ * processes at once (counting those waiting on outbound calls). The excess waits in the
+ * IdP's own queue.
+ */
+export const shareFields = {
+  max_processes: z.int().min(1).max(256),
+  max_executions: z.int().min(1).max(1024),
+};
+
+/** Per-IdP overrides: script limits and the IdP's share of the sandbox capacity. */
+export const idpLimitsSchema = z.strictObject({ ...limitFields, ...shareFields }).partial();
+export type IdpLimits = z.infer<typeof idpLimitsSchema>;
+
 /** A script is a path relative to the config file, or inline source. */
 const scriptRef = z.union([z.string().min(1), z.strictObject({ source: z.string() })]);
 
@@ -111,8 +126,31 @@ const engineSchema = z.strictObject({
     .min(1)
     .max(64)
     .default(() => Math.max(2, availableParallelism())),
-  /** Extra time a sandbox process gets past the wall deadline before it is killed. */
-  kill_grace_ms: z.int().min(10).max(60_000).default(1000),
+  /**
+   * Sandbox processes in all, counting the elastic ones started while others are held
+   * by long-running or waiting executions, and the demoted ones. Default: four times
+   * `sandbox_processes`, at most 64.
+   */
+  max_sandbox_processes: z.int().min(1).max(256).optional(),
+  /** Sandbox processes one IdP's running executions may hold at once. Default: half of `sandbox_processes`, at least one. */
+  max_processes_per_idp: z.int().min(1).max(256).optional(),
+  /** Executions of one IdP in sandbox processes at once, counting those waiting on outbound calls. */
+  max_executions_per_idp: z.int().min(1).max(1024).default(32),
+  /** An execution running longer than this lowers its process's scheduling priority (nice 19). */
+  demote_after_ms: z.int().min(1).max(60_000).default(50),
+  /**
+   * The share of a core (percent, in steps of 10) a demoted process with work may use
+   * while other executions want the CPU; it is paused the rest of the time. 100: never paused.
+   */
+  demoted_cpu_percent: z.int().min(1).max(100).default(10),
+  /** An elastic or demoted sandbox process idle this long is stopped. */
+  elastic_idle_ms: z.int().min(100).max(3_600_000).default(10_000),
+  /**
+   * Extra time a sandbox process gets past an execution's limit before it is killed: past
+   * the CPU limit for a synchronous execution (a native built-in that ignores the
+   * isolate's timeout), past the wall-time limit for one that may make outbound calls.
+   */
+  kill_grace_ms: z.int().min(10).max(60_000).default(250),
   cache: z
     .strictObject({
       default_ttl_seconds: z.int().min(1).max(31_536_000).default(300),
@@ -188,8 +226,8 @@ const identityProviderSchema = z.strictObject({
     complete: scriptRef,
     backchannel: scriptRef.optional(),
   }),
-  /** Per-IdP overrides of the engine limits. */
-  limits: z.strictObject(limitFields).partial().optional(),
+  /** Per-IdP overrides of the engine limits, and the IdP's share of the sandbox capacity. */
+  limits: idpLimitsSchema.optional(),
   /** More hosts (and special addresses) this IdP's scripts may call, beside the installation's. */
   http: idpEgressSchema.optional(),
 });
@@ -220,6 +258,14 @@ export const configFileSchema = z
     properties: z.array(propertySchema).default([]),
   })
   .superRefine((file, ctx) => {
+    const { sandbox_processes, max_sandbox_processes } = file.engine;
+    if (max_sandbox_processes !== undefined && max_sandbox_processes < sandbox_processes) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['engine', 'max_sandbox_processes'],
+        message: `must be at least sandbox_processes (${sandbox_processes})`,
+      });
+    }
     flagDuplicates(ctx, 'api_clients', file.api_clients, 'client_id');
     flagDuplicates(ctx, 'identity_providers', file.identity_providers, 'id');
     flagDuplicates(ctx, 'properties', file.properties, 'id');

@@ -8,6 +8,8 @@ import type { SandboxRedisOptions } from '../storage/open.js';
 import type { CacheStore, ScriptVersion } from '../storage/types.js';
 import { CacheWriter } from './cache-writer.js';
 import { nowMs } from './clock.js';
+import { engineCapacity, type IdpShare } from './limits.js';
+import type { EngineMetrics } from './metrics.js';
 import type { CacheEntry, ExecOutcome, ScriptArgs } from './protocol.js';
 import { createRedactor } from './redact.js';
 import { type JobHttp, SandboxSupervisor } from './supervisor.js';
@@ -21,6 +23,8 @@ export interface ExecuteRequest {
   requestId: string;
   /** Present when the IdP may make outbound calls: its effective egress policy. */
   outbound?: { policy: EgressPolicy; maxRequests: number } | undefined;
+  /** The IdP's share of the sandbox capacity; the installation's default when absent. */
+  share?: IdpShare | undefined;
 }
 
 /**
@@ -39,6 +43,8 @@ export class ScriptEngine {
     properties: PropertySnapshot,
     cache: CacheStore | null,
     private readonly outbound: OutboundHttp | null,
+    private readonly defaultShare: IdpShare,
+    private readonly metrics: EngineMetrics | null,
   ) {
     this.redact = createRedactor(properties.sensitive);
     this.propertyValues = new Map(Object.entries(properties.values));
@@ -58,12 +64,24 @@ export class ScriptEngine {
     logger: Logger;
     /** Makes scripts' outbound calls; without it `HTTP.request` is refused. */
     outbound?: OutboundHttp;
+    /** Where executions, queue waits and sandbox processes are counted. */
+    metrics?: EngineMetrics;
   }): Promise<ScriptEngine> {
     const { engine, logger } = options;
+    const capacity = engineCapacity(engine);
+    const metrics = options.metrics ?? null;
     const supervisor = new SandboxSupervisor({
-      processes: engine.sandbox_processes,
-      killGraceMs: engine.kill_grace_ms,
+      capacity,
       logger,
+      ...(metrics
+        ? {
+            events: {
+              demotion: (idp) => metrics.demotion(idp),
+              processStart: (pool) => metrics.processStart(pool),
+              processExit: (cause, idp) => metrics.processExit(cause, idp),
+            },
+          }
+        : {}),
       init: {
         cacheUrl: options.cacheUrl,
         ...(options.cacheRedis ? { cacheRedis: options.cacheRedis } : {}),
@@ -73,7 +91,20 @@ export class ScriptEngine {
       },
     });
     await supervisor.start();
-    return new ScriptEngine(supervisor, logger, options.properties, options.cache, options.outbound ?? null);
+    metrics?.setGaugeSource({
+      processes: () => supervisor.snapshot().processes,
+      queueLengths: () => supervisor.snapshot().queued,
+      inFlight: () => supervisor.snapshot().inFlight,
+    });
+    return new ScriptEngine(
+      supervisor,
+      logger,
+      options.properties,
+      options.cache,
+      options.outbound ?? null,
+      capacity.share,
+      metrics,
+    );
   }
 
   get healthy(): boolean {
@@ -88,15 +119,17 @@ export class ScriptEngine {
   }
 
   async execute(request: ExecuteRequest): Promise<ExecOutcome> {
-    const { idpId } = request;
-    const outcome = await this.run(request);
+    let outcome = await this.run(request);
     if (outcome.ok && outcome.cacheWrites) {
       try {
         if (!this.cacheWriter) throw new Error('this engine has no CACHE');
         await this.cacheWriter.write(outcome.cacheWrites);
       } catch (err) {
-        this.logger.error({ err, idp: idpId, reqId: request.requestId }, 'committing CACHE stores failed');
-        return {
+        this.logger.error(
+          { err, idp: request.idpId, reqId: request.requestId },
+          'committing CACHE stores failed',
+        );
+        outcome = {
           ...outcome,
           ok: false,
           error: {
@@ -108,6 +141,14 @@ export class ScriptEngine {
       }
     }
     this.log(request, outcome);
+    this.metrics?.execution(
+      request.idpId,
+      request.kind,
+      outcomeLabel(outcome),
+      outcome.wallMs / 1000,
+      outcome.cpuMs / 1000,
+      (outcome.queueMs ?? 0) / 1000,
+    );
     return outcome;
   }
 
@@ -132,12 +173,15 @@ export class ScriptEngine {
     const { idpId, kind, script, limits } = request;
     const calls: OutboundCallRecord[] = [];
     const outcome = await this.supervisor.execute(
+      // Dry runs queue apart from the IdP's live traffic: a looping draft cannot take its capacity.
+      `dry-run:${idpId}`,
       {
         key: `dry-run:${idpId}/${kind}@${script.sha256}:${limits.memory_mb}`,
         filename: script.filename,
         source: script.source,
       },
       limits,
+      request.share ?? this.defaultShare,
       request.args,
       { scratch: request.scratch, http: this.jobHttp(request, (call) => calls.push(call)) },
     );
@@ -175,6 +219,7 @@ export class ScriptEngine {
   private run(request: ExecuteRequest): Promise<ExecOutcome> {
     const { idpId, kind, script, limits } = request;
     return this.supervisor.execute(
+      idpId,
       {
         // One compiled script (and its globals) per IdP, kind, version and heap size.
         key: `${idpId}/${kind}@${script.sha256}:${limits.memory_mb}`,
@@ -182,6 +227,7 @@ export class ScriptEngine {
         source: script.source,
       },
       limits,
+      request.share ?? this.defaultShare,
       request.args,
       { http: this.jobHttp(request) },
     );
@@ -221,6 +267,16 @@ function maskDeep(value: unknown, redact: (text: string) => string): unknown {
     return Object.fromEntries(Object.entries(value).map(([k, v]) => [redact(k), maskDeep(v, redact)]));
   }
   return value;
+}
+
+/** How an execution ended, for the metrics: the script's status class, or the failure kind. */
+function outcomeLabel(outcome: ExecOutcome): string {
+  if (!outcome.ok) return outcome.error.kind;
+  const { status } = outcome.result;
+  if (status >= 2000 && status <= 2999) return 'success';
+  if (status >= 4000 && status <= 4999) return 'status_4xxx';
+  if (status >= 5000 && status <= 5999) return 'status_5xxx';
+  return 'status_other';
 }
 
 const round = (ms: number) => Math.round(ms * 100) / 100;

@@ -23,6 +23,7 @@ export type FailureKind =
   | 'out_of_memory'
   | 'sandbox_crashed'
   | 'sandbox_unavailable'
+  | 'queue_timeout'
   | 'cache_unavailable';
 
 export interface ScriptFailure {
@@ -56,9 +57,16 @@ export type ExecOutcome = (
   dropped: number;
   cpuMs: number;
   wallMs: number;
+  /** How long the execution waited in its IdP's queue (set by the supervisor). */
+  queueMs?: number;
   /** A dry run's scratch CACHE afterwards (with its stores when the script returned). */
   scratch?: CacheEntry[];
 };
+
+/** Isolates one script may have in one process, for asynchronous executions that overlap while waiting on upstreams. */
+export const MAX_SLOTS_PER_SCRIPT = 32;
+/** Asynchronous executions one process hosts at once (most of them waiting on outbound calls). */
+export const MAX_ASYNC_PER_PROCESS = 64;
 
 /** Identifies one compiled script: one IdP, one kind, one version, one memory limit. */
 export interface ScriptRef {
@@ -93,6 +101,19 @@ export interface ExecMessage {
    * wall-clock timeout and a CPU-time watchdog.
    */
   http?: { maxRequests: number };
+  /**
+   * Set when the process is demoted (lowest priority, paused at times under contention):
+   * the execution then runs on isolated-vm's thread under its wall-time limit, and the
+   * server watches the process's CPU time and cancels it past the CPU limit (isolated-vm
+   * would count the pauses as CPU).
+   */
+  demoted?: true;
+}
+
+/** Stops execution `id`: it used up its CPU-time limit (as the server measured it). */
+export interface CancelMessage {
+  t: 'cancel';
+  id: number;
 }
 
 export interface PropertiesMessage {
@@ -109,11 +130,12 @@ export interface HttpResultMessage {
   result: HttpResult;
 }
 
-export type ParentMessage = InitMessage | ExecMessage | PropertiesMessage | HttpResultMessage;
+export type ParentMessage = InitMessage | ExecMessage | PropertiesMessage | HttpResultMessage | CancelMessage;
 
 export type ChildMessage =
   | { t: 'ready' }
-  | { t: 'result'; id: number; outcome: ExecOutcome }
+  /** `exiting`: the process exits after this answer (a native call outlived the isolate). */
+  | { t: 'result'; id: number; outcome: ExecOutcome; exiting?: true }
   /** The process lacks the source of `id`'s script and asks for the execution again with it. */
   | { t: 'need_source'; id: number }
   /** Execution `id` calls `HTTP.request`: the server makes the call (policy, limits, metrics) and answers `call`. */

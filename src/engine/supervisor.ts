@@ -1,219 +1,280 @@
-import { type ChildProcess, fork } from 'node:child_process';
-import { fileURLToPath } from 'node:url';
 import type { ScriptLimits } from '../config/schema.js';
 import type { Logger } from '../logging.js';
-import type { ScriptHttpRequest } from '../outbound/types.js';
 import { nowMs } from './clock.js';
-import type {
-  CacheEntry,
-  ChildMessage,
-  ExecMessage,
-  ExecOutcome,
-  FailureKind,
-  HttpResult,
-  InitMessage,
-  ScriptArgs,
-  ScriptRef,
+import type { EngineCapacity, IdpShare } from './limits.js';
+import { processCpuMs } from './process-cpu.js';
+import {
+  type CacheEntry,
+  type ChildMessage,
+  type ExecMessage,
+  type ExecOutcome,
+  type FailureKind,
+  type HttpResult,
+  type InitMessage,
+  MAX_ASYNC_PER_PROCESS,
+  MAX_SLOTS_PER_SCRIPT,
+  type ScriptArgs,
+  type ScriptRef,
 } from './protocol.js';
+import { type Run, SandboxProcess } from './sandbox-process.js';
+import { FairQueues } from './scheduler/fair-queues.js';
+import { type Job, type JobHttp, syncBudgetMs } from './scheduler/job.js';
+import { ScriptHistory } from './scheduler/script-history.js';
+
+export type { JobHttp } from './scheduler/job.js';
+
+/** What the supervisor reports as it goes (the engine's metrics). */
+export interface SupervisorEvents {
+  demotion(tenant: string): void;
+  processStart(pool: 'base' | 'elastic' | 'demoted'): void;
+  processExit(cause: string, tenant: string): void;
+}
 
 export interface SupervisorOptions {
-  processes: number;
-  killGraceMs: number;
+  capacity: EngineCapacity;
   init: Omit<InitMessage, 't'>;
   logger: Logger;
+  events?: SupervisorEvents;
 }
 
-/** An execution's outbound calls: the sandbox asks, `call` (the server's client) answers. */
-export interface JobHttp {
-  maxRequests: number;
-  call: (request: ScriptHttpRequest) => Promise<HttpResult>;
-}
-
-/** An execution waiting for, or running in, a sandbox process. */
-interface Job {
-  script: Required<ScriptRef>;
-  limits: ScriptLimits;
-  args: ScriptArgs;
-  scratch?: CacheEntry[];
-  /** Outbound calls: allowed, how many, and who makes them. */
-  http?: JobHttp;
-  enqueued: number;
-  resolve: (outcome: ExecOutcome) => void;
-  queueTimer?: NodeJS.Timeout;
-}
-
-interface Sent {
-  job: Job;
-  deadline: NodeJS.Timeout;
-  /** True while the execution waits for an outbound call: it then holds no CPU in its process. */
-  waiting: boolean;
-}
-
-interface Worker {
-  child: ChildProcess;
-  ready: boolean;
-  /** Killed or being killed: takes no more work. */
-  retired: boolean;
-  startedAt: number;
-  /** Executions sent, in order: the process runs the first; the others wait in its pipe. */
-  sent: Map<number, Sent>;
-  /** When the running execution started (reached the head of `sent`). */
-  headSince: number;
-  /** Script keys whose source this process has been sent. */
-  known: Set<string>;
-}
-
-/** At most this many executions (most of them waiting on outbound calls) are in one process at once. */
-const MAX_WAITING_PER_PROCESS = 64;
-
-/** At most this many executions are sent to one process at once. */
+/** At most this many executions are in one process's pipe: the running one and one behind it. */
 const PIPELINE_DEPTH = 2;
-/**
- * An execution is queued behind a running one only while that one is younger than
- * this; a script that has run longer may be slow, and nothing should wait behind it.
- */
+/** An execution is queued behind a running one only while that one is younger than this (and its script is known quick). */
 const PIPELINE_BEHIND_MS = 2;
+/** Extra time before demotion for an execution whose process compiles the script first. */
+const COLD_ALLOWANCE_MS = 250;
+/** The CPU throttle's cycle, in ticks (100 ms). */
+const THROTTLE_PERIOD_TICKS = 10;
+/** How often deadlines, demotions and idle processes are checked. */
+const TICK_MS = 10;
 
-const here = fileURLToPath(import.meta.url);
-const runningFromSource = here.endsWith('.ts');
-const ENTRY = fileURLToPath(new URL(`./sandbox/main.${runningFromSource ? 'ts' : 'js'}`, import.meta.url));
-const EXEC_ARGV = [
-  '--no-node-snapshot',
-  ...(runningFromSource ? ['--import', import.meta.resolve('tsx')] : []),
-];
+const NO_EVENTS: SupervisorEvents = { demotion() {}, processStart() {}, processExit() {} };
 
 /**
- * Runs scripts in supervised sandbox processes. Executions wait in one queue and go
- * to a free process; each process runs one at a time, so a script that spins for its
- * whole budget holds up only its own process. So that a process does not sit idle
- * while its result travels back, one more execution may wait in the pipe of a
- * process whose current execution started under {@link PIPELINE_BEHIND_MS} ago. A
- * process that does not answer by an execution's deadline plus a grace period is
- * killed and replaced, as is one that exits; only executions sent to it fail.
- * An execution waiting on an outbound call holds no CPU, so its process counts as free
- * meanwhile and may be sent more work (the sandbox runs it in another isolate).
+ * Runs scripts in supervised sandbox processes, sharing them fairly between IdPs.
+ *
+ * - Each IdP has its own queue; queues are served round-robin, so a burst on one IdP
+ *   never pushes another's executions back.
+ * - An IdP holds at most `share.maxProcesses` processes with running executions, and has
+ *   at most `share.maxExecutions` in processes at once (waiting on outbound calls
+ *   included); the excess waits in its own queue and fails at its wall-time limit.
+ * - An execution that runs longer than `demoteAfterMs` has its process demoted to the
+ *   lowest scheduling priority, so it burns only CPU that nobody else wants, and its
+ *   script is remembered as slow: its next executions go to demoted processes. A fresh
+ *   normal process replaces the demoted one (elastic capacity, up to `maxProcesses`),
+ *   and demoted or extra processes are stopped once idle for `idleMs`.
+ * - A synchronous execution's process is killed at its CPU budget plus `killGraceMs`
+ *   (a native built-in can ignore the isolate's own timeout); one that may make outbound
+ *   calls, at its wall-time limit plus the grace. Executions that were queued in a dead
+ *   process's pipe and never started go back to the front of their queues; only the
+ *   executions that were running in it fail.
+ * - Executions that may make outbound calls run beside each other in processes with no
+ *   synchronous work; a synchronous script goes into a process where others wait on
+ *   outbound calls only when it is known to be quick, so their replies are never held up.
  */
 export class SandboxSupervisor {
-  private readonly workers = new Set<Worker>();
-  private readonly queue: Job[] = [];
+  private readonly processes = new Set<SandboxProcess>();
+  private readonly queues = new FairQueues();
+  private readonly history = new ScriptHistory();
+  private readonly events: SupervisorEvents;
   private nextId = 1;
   private stopped = false;
   private recentCrashes = 0;
+  private spawnBlockedUntil = 0;
+  private dispatching = false;
+  private ticker: NodeJS.Timeout | undefined;
 
-  constructor(private readonly options: SupervisorOptions) {}
+  constructor(private readonly options: SupervisorOptions) {
+    this.events = options.events ?? NO_EVENTS;
+  }
 
-  /** Starts the processes and resolves when all of them are ready. */
+  /** Starts the base processes and resolves when all of them are ready. */
   async start(): Promise<void> {
-    await Promise.all(Array.from({ length: this.options.processes }, () => this.spawn()));
+    const { baseProcesses } = this.options.capacity;
+    await Promise.all(Array.from({ length: baseProcesses }, () => this.spawn('base')));
+    this.ticker = setInterval(() => this.tick(), TICK_MS);
+    this.ticker.unref();
   }
 
   /** True while at least one sandbox process can take work. */
   get healthy(): boolean {
-    return [...this.workers].some((w) => w.ready && !w.retired);
+    for (const p of this.processes) if (p.usable) return true;
+    return false;
+  }
+
+  /** Processes by pool, executions queued and in flight per tenant: for the metrics. */
+  snapshot(): {
+    processes: Record<'base' | 'elastic' | 'demoted', number>;
+    queued: Map<string, number>;
+    inFlight: Map<string, number>;
+  } {
+    const processes = { base: 0, elastic: 0, demoted: 0 };
+    for (const p of this.processes) if (!p.retired) processes[p.pool]++;
+    const queued = new Map<string, number>();
+    const inFlight = new Map<string, number>();
+    for (const tenant of this.queues.all()) {
+      if (tenant.length > 0) queued.set(tenant.id, tenant.length);
+      if (tenant.inFlight > 0) inFlight.set(tenant.id, tenant.inFlight);
+    }
+    return { processes, queued, inFlight };
   }
 
   /** Sends new property values to every process (and to processes started later). */
   setProperties(values: Record<string, string>): void {
     this.options.init.properties = values;
-    for (const worker of this.workers) {
-      if (worker.child.connected) worker.child.send({ t: 'properties', values });
-    }
+    for (const p of this.processes) p.send({ t: 'properties', values });
   }
 
-  /** Runs one execution; `scratch` makes it a dry run on that scratch CACHE; `http` allows outbound calls. */
+  /**
+   * Runs one execution for `tenant` (an IdP id); `scratch` makes it a dry run on that
+   * scratch CACHE; `http` allows outbound calls.
+   */
   execute(
+    tenant: string,
     script: Required<ScriptRef>,
     limits: ScriptLimits,
+    share: IdpShare,
     args: ScriptArgs,
     options: { scratch?: CacheEntry[] | undefined; http?: JobHttp | undefined } = {},
   ): Promise<ExecOutcome> {
     return new Promise((resolve) => {
-      const job: Job = { script, limits, args, enqueued: nowMs(), resolve };
+      const now = nowMs();
+      const job: Job = {
+        tenant: this.queues.tenant(tenant),
+        script,
+        limits,
+        share,
+        args,
+        enqueued: now,
+        dispatched: now,
+        resolve,
+      };
       if (options.scratch) job.scratch = options.scratch;
       if (options.http) job.http = options.http;
-      job.queueTimer = setTimeout(() => {
-        const at = this.queue.indexOf(job);
-        if (at === -1) return;
-        this.queue.splice(at, 1);
-        resolve(
-          failure('sandbox_unavailable', 'no sandbox process became free within the wall-time limit', job),
-        );
-      }, limits.wall_time_ms);
-      this.queue.push(job);
+      if (this.stopped) return resolve(failure('sandbox_unavailable', 'the server is shutting down', job));
+      this.queues.enqueue(job);
       this.dispatch();
+      // Still queued: it fails at its wall-time limit unless a process takes it first.
+      if (!job.dispatchedOnce) this.armQueueTimer(job, limits.wall_time_ms);
     });
   }
 
   async stop(): Promise<void> {
     this.stopped = true;
-    for (const job of this.queue.splice(0)) {
+    clearInterval(this.ticker);
+    for (const job of this.queues.drain()) {
       clearTimeout(job.queueTimer);
       job.resolve(failure('sandbox_unavailable', 'the server is shutting down', job));
     }
     await Promise.all(
-      [...this.workers].map(
-        (worker) =>
+      [...this.processes].map(
+        (p) =>
           new Promise<void>((resolve) => {
-            if (worker.child.exitCode !== null || worker.child.signalCode !== null) return resolve();
-            worker.child.once('exit', () => resolve());
-            worker.child.kill('SIGKILL');
+            if (p.child.exitCode !== null || p.child.signalCode !== null) return resolve();
+            p.child.once('exit', () => resolve());
+            p.kill();
           }),
       ),
     );
   }
 
-  /** Hands queued executions to idle processes, then to processes that just started one; oldest first. */
+  private armQueueTimer(job: Job, ms: number): void {
+    job.queueTimer = setTimeout(
+      () => {
+        if (!job.tenant.remove(job)) return;
+        job.resolve(
+          failure(
+            'queue_timeout',
+            `no sandbox capacity for this identity provider became free within the wall-time limit of ${job.limits.wall_time_ms} ms`,
+            job,
+          ),
+        );
+      },
+      Math.max(1, ms),
+    );
+  }
+
+  /** Hands queued executions to processes, round-robin over tenants. */
   private dispatch(): void {
-    for (const pipelining of [false, true]) {
-      for (const worker of this.workers) {
-        if (this.queue.length === 0) return;
-        if (!worker.ready || worker.retired || !worker.child.connected) continue;
-        if (pipelining ? !this.canQueueBehind(worker) : !this.isFree(worker)) continue;
-        this.sendNext(worker);
-      }
+    if (this.dispatching || this.stopped) return;
+    this.dispatching = true;
+    try {
+      this.queues.serve((job) => this.place(job));
+    } finally {
+      this.dispatching = false;
     }
   }
 
-  /**
-   * Free: nothing sent runs in it. Executions waiting on an outbound call do not count
-   * (the process runs other slots meanwhile), up to {@link MAX_WAITING_PER_PROCESS}.
-   */
-  private isFree(worker: Worker): boolean {
-    if (worker.sent.size === 0) return true;
-    if (worker.sent.size >= MAX_WAITING_PER_PROCESS) return false;
-    for (const sent of worker.sent.values()) if (!sent.waiting) return false;
+  /** Sends `job` to a process if its tenant's share and a suitable process allow; false otherwise. */
+  private place(job: Job): boolean {
+    const { tenant, share } = job;
+    if (tenant.inFlight >= share.maxExecutions) return false;
+    const slow = this.history.isSlow(job.script.key);
+    const underCap = tenant.held < share.maxProcesses;
+    let target: SandboxProcess | undefined;
+    if (job.http) {
+      // Asynchronous: beside other asynchronous executions, packed into as few processes as possible.
+      if (!underCap) return false;
+      let best = -1;
+      let roomLater = false;
+      for (const p of this.processes) {
+        if (!p.usable || !serves(p, slow)) continue;
+        if (p.asyncCount >= MAX_ASYNC_PER_PROCESS) continue;
+        if ((p.asyncPerKey.get(job.script.key) ?? 0) >= MAX_SLOTS_PER_SCRIPT) continue;
+        // A normal process busy with a synchronous execution frees up soon (or is demoted).
+        if (p.syncRuns.length > 0) {
+          roomLater ||= !slow;
+          continue;
+        }
+        if (p.asyncCount > best) {
+          best = p.asyncCount;
+          target = p;
+        }
+      }
+      if (!target && !roomLater) this.grow(slow ? 'demoted' : 'async');
+    } else {
+      const quick = this.history.isQuick(job.script.key);
+      let free: SandboxProcess | undefined;
+      let behind: SandboxProcess | undefined;
+      for (const p of this.processes) {
+        if (!p.usable || !serves(p, slow) || p.asyncRunning > 0) continue;
+        // Never make executions waiting on outbound calls wait behind a script that may run long.
+        if (p.asyncCount > 0 && !quick) continue;
+        if (p.syncRuns.length === 0) {
+          if (!free || free.asyncCount > p.asyncCount) free = p;
+        } else if (!behind && this.canQueueBehind(p) && (underCap || p.heldBy(tenant))) {
+          behind = p;
+        }
+      }
+      target = free && underCap ? free : behind;
+      if (!target && slow && underCap) this.grow('demoted');
+    }
+    if (!target) return false;
+    this.send(target, job);
     return true;
   }
 
-  private canQueueBehind(worker: Worker): boolean {
+  /** One more execution may wait in `p`'s pipe: its running script is known quick and started just now. */
+  private canQueueBehind(p: SandboxProcess): boolean {
+    const head = p.syncHead;
     return (
-      worker.sent.size > 0 &&
-      worker.sent.size < PIPELINE_DEPTH &&
-      nowMs() - worker.headSince < PIPELINE_BEHIND_MS
+      head !== undefined &&
+      p.syncRuns.length < PIPELINE_DEPTH &&
+      nowMs() - head.startedAt < PIPELINE_BEHIND_MS &&
+      this.history.isQuick(head.job.script.key)
     );
   }
 
-  private sendNext(worker: Worker): void {
-    const job = this.queue.shift() as Job;
+  private send(p: SandboxProcess, job: Job): void {
     clearTimeout(job.queueTimer);
+    job.queueTimer = undefined;
+    job.dispatchedOnce = true;
+    job.dispatched = nowMs();
     const id = this.nextId++;
-    // An execution queued behind another may first wait for that one's whole wall time.
-    let ahead = 0;
-    for (const sent of worker.sent.values()) if (!sent.waiting) ahead += sent.job.limits.wall_time_ms;
-    const deadline = setTimeout(
-      () => this.onDeadline(worker, id),
-      ahead + job.limits.wall_time_ms + this.options.killGraceMs,
-    );
-    if (worker.sent.size === 0) worker.headSince = nowMs();
-    worker.sent.set(id, { job, deadline, waiting: false });
-    this.send(worker, id, job);
-  }
-
-  private send(worker: Worker, id: number, job: Job): void {
     const { key, filename, source } = job.script;
     // A dry run runs in a throwaway isolate, so it always carries its source.
-    const known = job.scratch === undefined && worker.known.has(key);
-    if (job.scratch === undefined) worker.known.add(key);
+    const known = job.scratch === undefined && p.known.has(key);
+    if (job.scratch === undefined) p.known.add(key);
     const message: ExecMessage = {
       t: 'exec',
       id,
@@ -223,131 +284,350 @@ export class SandboxSupervisor {
     };
     if (job.scratch) message.scratch = job.scratch;
     if (job.http) message.http = { maxRequests: job.http.maxRequests };
-    worker.child.send(message);
+    // In a demoted process of its own (it may be paused) the CPU limit is held by measuring the process's CPU.
+    const cpuStartMs = !job.http && p.demoted && p.ownSession ? processCpuMs(p.pid) : undefined;
+    if (cpuStartMs !== undefined) message.demoted = true;
+    const watched = job.http !== undefined || cpuStartMs !== undefined;
+    p.start(
+      {
+        ...(cpuStartMs !== undefined ? { cpuStartMs } : {}),
+        id,
+        job,
+        sync: !job.http,
+        waiting: false,
+        sentAt: job.dispatched,
+        startedAt: 0,
+        cold: message.script.source !== undefined,
+        demoted: false,
+        deadlineMs:
+          (watched ? job.limits.wall_time_ms : syncBudgetMs(job)) + this.options.capacity.killGraceMs,
+      },
+      message,
+    );
   }
 
-  private spawn(): Promise<void> {
-    const child = fork(ENTRY, [], { execArgv: EXEC_ARGV, stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
-    const worker: Worker = {
-      child,
-      ready: false,
-      retired: false,
-      startedAt: nowMs(),
-      known: new Set(),
-      sent: new Map(),
-      headSince: 0,
-    };
-    this.workers.add(worker);
+  /** Starts a process for work that has nowhere to go: demoted, or normal for asynchronous executions. */
+  private grow(kind: 'demoted' | 'async'): void {
+    if (this.stopped || nowMs() < this.spawnBlockedUntil) return;
+    let live = 0;
+    for (const p of this.processes) {
+      if (p.retired) continue;
+      live++;
+      // One start at a time per kind: wait for the one that is coming.
+      if (!p.ready && p.demoted === (kind === 'demoted')) return;
+    }
+    if (live >= this.options.capacity.maxProcesses && !this.retireIdleDemoted()) return;
+    void this.spawn(kind === 'demoted' ? 'demoted' : 'elastic');
+  }
+
+  /** Keeps `baseProcesses` normal processes that can take synchronous work (demoted and async-only ones do not count). */
+  private replenish(): void {
+    if (this.stopped || nowMs() < this.spawnBlockedUntil) return;
+    const { baseProcesses, maxProcesses } = this.options.capacity;
+    let live = 0;
+    let syncCapable = 0;
+    for (const p of this.processes) {
+      if (p.retired) continue;
+      live++;
+      if (!p.demoted && p.asyncCount === 0) syncCapable++;
+    }
+    while (syncCapable < baseProcesses) {
+      if (live >= maxProcesses && !this.retireIdleDemoted()) return;
+      const counted = [...this.processes].filter((p) => !p.retired && !p.demoted && !p.elastic).length;
+      void this.spawn(counted < baseProcesses ? 'base' : 'elastic');
+      live++;
+      syncCapable++;
+    }
+  }
+
+  /** Stops one idle demoted process to make room; false when there is none. */
+  private retireIdleDemoted(): boolean {
+    for (const p of this.processes) {
+      if (p.demoted && !p.retired && p.ready && p.runs.size === 0) {
+        this.retire(p, 'idle');
+        return true;
+      }
+    }
+    return false;
+  }
+
+  private spawn(pool: 'base' | 'elastic' | 'demoted'): Promise<void> {
+    const p = new SandboxProcess({ elastic: pool !== 'base', demoted: pool === 'demoted' });
+    this.processes.add(p);
+    this.events.processStart(pool);
     const ready = new Promise<void>((resolve) => {
-      child.on('message', (message: ChildMessage) => {
-        if (message.t === 'ready') resolve();
-        this.onMessage(worker, message);
-      });
-      child.once('exit', () => resolve());
+      p.listen(
+        (message) => {
+          if (message.t === 'ready') resolve();
+          this.onMessage(p, message);
+        },
+        (code, signal) => {
+          resolve();
+          this.onGone(p, code, signal);
+        },
+      );
     });
-    child.once('exit', (code, signal) => this.onExit(worker, code, signal));
-    child.on('error', (error) => this.options.logger.error({ err: error }, 'sandbox process error'));
-    child.send({ t: 'init', ...this.options.init });
+    p.child.on('error', (error) => this.options.logger.error({ err: error }, 'sandbox process error'));
+    p.send({ t: 'init', ...this.options.init });
     return ready;
   }
 
-  private onMessage(worker: Worker, message: ChildMessage): void {
+  private onMessage(p: SandboxProcess, message: ChildMessage): void {
     switch (message.t) {
       case 'ready':
-        worker.ready = true;
+        p.ready = true;
+        p.idleSince = nowMs();
         this.dispatch();
         break;
       case 'result': {
-        const sent = worker.sent.get(message.id);
-        if (!sent) return;
-        clearTimeout(sent.deadline);
-        worker.sent.delete(message.id);
-        worker.headSince = nowMs();
-        sent.job.resolve(message.outcome);
+        const run = p.finish(message.id);
+        if (!run) return;
+        // The process gives up after a native call outlived its isolate: it exits next.
+        if (message.exiting) p.killCause = { cause: 'native_stuck', idp: run.job.tenant.id };
+        const { outcome } = message;
+        // CPU time, not wall time: a quick script that waited for a busy core was not long.
+        const long =
+          outcome.cpuMs > this.options.capacity.demoteAfterMs ||
+          (!outcome.ok && LIMIT_FAILURES.has(outcome.error.kind));
+        this.history.record(run.job.script.key, outcome.cpuMs, long, run.demoted);
+        outcome.queueMs = run.job.dispatched - run.job.enqueued;
+        run.job.resolve(outcome);
+        // Demoted in the server's own scheduling group: it makes way for a process of its own.
+        if (p.demoted && !p.ownSession && p.runs.size === 0) this.retire(p, 'demoted');
         this.dispatch();
         break;
       }
       case 'http': {
-        const sent = worker.sent.get(message.id);
-        if (!sent?.job.http) return;
+        const run = p.runs.get(message.id);
+        if (!run?.job.http) return;
         const { call } = message;
         const reply = (result: HttpResult) => {
-          sent.waiting = false;
-          if (worker.child.connected) worker.child.send({ t: 'http_result', call, result });
+          p.setWaiting(run, false);
+          p.send({ t: 'http_result', call, result });
         };
-        sent.waiting = true;
-        sent.job.http
+        p.setWaiting(run, true);
+        run.job.http
           .call(message.request)
           .then(reply, () => reply({ ok: false, message: 'HTTP.request: the call failed' }));
-        // While it waits, the process can run something else.
+        // While it waits, the process and the tenant's share can take something else.
         this.dispatch();
         break;
       }
       case 'need_source': {
-        const sent = worker.sent.get(message.id);
-        if (!sent) return;
-        worker.known.delete(sent.job.script.key);
-        this.send(worker, message.id, sent.job);
+        const run = p.runs.get(message.id);
+        if (!run) return;
+        const { key, filename, source } = run.job.script;
+        const exec: ExecMessage = {
+          t: 'exec',
+          id: message.id,
+          script: { key, filename, source },
+          limits: run.job.limits,
+          args: run.job.args,
+        };
+        if (run.job.http) exec.http = { maxRequests: run.job.http.maxRequests };
+        else if (run.cpuStartMs !== undefined) exec.demoted = true;
+        p.known.add(key);
+        p.send(exec);
         break;
       }
     }
   }
 
-  private onDeadline(worker: Worker, id: number): void {
-    const sent = worker.sent.get(id);
-    if (!sent) return;
-    worker.sent.delete(id);
-    sent.job.resolve(
-      failure(
-        'wall_timeout',
-        `the script ran past its wall-time limit of ${sent.job.limits.wall_time_ms} ms and the sandbox did not stop it; its process was killed`,
-        sent.job,
-      ),
-    );
-    this.options.logger.warn(
-      { pid: worker.child.pid },
-      'killing a sandbox process that missed an execution deadline',
-    );
-    worker.retired = true;
-    worker.child.kill('SIGKILL');
+  /** Deadlines, demotions, idle processes and the base pool, every {@link TICK_MS}. */
+  private tick(): void {
+    if (this.stopped) return;
+    const now = nowMs();
+    const { demoteAfterMs, killGraceMs, idleMs, baseProcesses, demotedRunTicks } = this.options.capacity;
+    // Others want the CPU (normal processes are busy, or quick work is queued): demoted
+    // processes then run only part of the time.
+    let contended = false;
+    for (const p of this.processes) if (!p.demoted && p.runs.size > 0) contended = true;
+    contended ||= this.queues.someHead((job) => !this.history.isSlow(job.script.key));
+    for (const p of this.processes) {
+      if (p.retired) continue;
+      // Only processes whose executions are held to their CPU limit by CPU time can be paused.
+      if (p.demoted && p.ownSession) this.throttle(p, contended, demotedRunTicks);
+      const head = p.syncHead;
+      if (head?.cpuStartMs !== undefined && !head.cancelled) this.holdToCpuLimit(p, head, head.cpuStartMs);
+      if (head) {
+        const ran = now - head.startedAt;
+        if (ran > head.deadlineMs) {
+          this.killFor(
+            p,
+            head,
+            head.deadlineMs > syncBudgetMs(head.job) + killGraceMs ? 'wall_deadline' : 'cpu_deadline',
+          );
+          continue;
+        }
+        // Compiling a script the process has not seen yet does not count against it.
+        if (!p.demoted && ran > demoteAfterMs + (head.cold ? COLD_ALLOWANCE_MS : 0)) this.demote(p, head);
+      }
+      for (const run of p.runs.values()) {
+        if (!run.sync && now - run.sentAt > run.deadlineMs) {
+          this.killFor(p, run, 'wall_deadline');
+          break;
+        }
+      }
+      if (p.retired || !p.ready || p.runs.size > 0 || now - p.idleSince <= idleMs) continue;
+      // Demoted and elastic processes go once idle for long; the base pool stays.
+      if (p.demoted || (p.elastic && this.normalCount() > baseProcesses)) this.retire(p, 'idle');
+    }
+    this.replenish();
+    if (this.queues.waiting > 0) this.dispatch();
   }
 
-  private onExit(worker: Worker, code: number | null, signal: NodeJS.Signals | null): void {
-    this.workers.delete(worker);
-    for (const sent of worker.sent.values()) {
-      clearTimeout(sent.deadline);
-      sent.job.resolve(
+  /**
+   * The CPU throttle of demoted processes: while others want the CPU, a demoted process
+   * with work runs `runTicks` ticks out of every {@link THROTTLE_PERIOD_TICKS} and is
+   * paused (SIGSTOP) for the rest, so it burns at most that share of a core; otherwise it
+   * runs freely (at the lowest priority).
+   */
+  private throttle(p: SandboxProcess, contended: boolean, runTicks: number): void {
+    if (p.runs.size === 0 || !contended || runTicks >= THROTTLE_PERIOD_TICKS) {
+      p.setPaused(false);
+      return;
+    }
+    p.throttlePhase = (p.throttlePhase + 1) % THROTTLE_PERIOD_TICKS;
+    p.setPaused(p.throttlePhase >= runTicks);
+  }
+
+  /** Cancels a demoted execution once its process has used more CPU than its limit since it started. */
+  private holdToCpuLimit(p: SandboxProcess, run: Run, cpuStartMs: number): void {
+    const cpu = processCpuMs(p.pid);
+    if (cpu === undefined || cpu - cpuStartMs <= run.job.limits.cpu_time_ms) return;
+    run.cancelled = true;
+    p.send({ t: 'cancel', id: run.id });
+  }
+
+  private normalCount(): number {
+    let n = 0;
+    for (const p of this.processes) if (!p.retired && !p.demoted) n++;
+    return n;
+  }
+
+  private demote(p: SandboxProcess, head: Run): void {
+    p.demote();
+    head.demoted = true;
+    this.history.markSlow(head.job.script.key);
+    this.events.demotion(head.job.tenant.id);
+    this.options.logger.warn(
+      { pid: p.pid, idp: head.job.tenant.id, ran_ms: Math.round(nowMs() - head.startedAt) },
+      'a script ran long: its sandbox process now runs at the lowest priority',
+    );
+    this.replenish();
+  }
+
+  /** Kills a process whose execution missed its deadline; the execution fails now, the rest when the process is gone. */
+  private killFor(p: SandboxProcess, run: Run, cause: 'cpu_deadline' | 'wall_deadline'): void {
+    const { job } = run;
+    // What waits behind it in the pipe never starts: it goes to another process when this one is gone.
+    p.finish(run.id, false);
+    this.history.markSlow(job.script.key);
+    p.killCause = { cause, idp: job.tenant.id };
+    job.resolve(
+      cause === 'cpu_deadline'
+        ? failure(
+            'cpu_timeout',
+            `the script used more than its CPU-time limit of ${syncBudgetMs(job)} ms and did not stop (a native call the isolate cannot interrupt); its process was killed`,
+            job,
+          )
+        : failure(
+            'wall_timeout',
+            `the script ran past its wall-time limit of ${job.limits.wall_time_ms} ms and the sandbox did not stop it; its process was killed`,
+            job,
+          ),
+    );
+    this.options.logger.warn(
+      { pid: p.pid, idp: job.tenant.id, cause },
+      'killing a sandbox process that missed an execution deadline',
+    );
+    p.kill();
+    this.replenish();
+  }
+
+  private retire(p: SandboxProcess, cause: string): void {
+    p.killCause = { cause, idp: '' };
+    p.retired = true;
+    p.setPaused(false);
+    p.child.disconnect?.();
+    setTimeout(() => {
+      if (p.child.exitCode === null && p.child.signalCode === null) p.child.kill('SIGKILL');
+    }, 1000).unref();
+  }
+
+  /**
+   * A process ended. Executions it was running fail; synchronous ones still waiting in
+   * its pipe never started, so they go back to the front of their queues.
+   */
+  private onGone(p: SandboxProcess, code: number | null, signal: string | null): void {
+    this.processes.delete(p);
+    const requeue: Job[] = [];
+    let culprit = '';
+    for (const run of [...p.runs.values()]) {
+      p.finish(run.id);
+      if (run.sync && run.startedAt === 0 && !this.stopped) {
+        requeue.push(run.job);
+        continue;
+      }
+      if (run.sync || !culprit) culprit = run.job.tenant.id;
+      if (run.sync) this.history.markSlow(run.job.script.key);
+      run.job.resolve(
         failure(
           'sandbox_crashed',
           `the sandbox process exited (${signal ?? `code ${code}`}) during the execution`,
-          sent.job,
+          run.job,
         ),
       );
     }
-    worker.sent.clear();
-    if (this.stopped) return;
-    if (!worker.retired) {
-      this.options.logger.error(
-        { pid: worker.child.pid, code, signal },
-        'sandbox process exited; starting another',
+    this.events.processExit(
+      p.killCause?.cause ?? (this.stopped ? 'shutdown' : 'crash'),
+      p.killCause?.idp ?? culprit,
+    );
+    if (requeue.length > 0) {
+      this.options.logger.info(
+        { pid: p.pid, count: requeue.length },
+        'executions queued in a lost sandbox process had not started: they go to another',
       );
     }
-    // Back off when processes die right after starting (a crash loop), up to 5 s.
-    this.recentCrashes = nowMs() - worker.startedAt < 1000 ? this.recentCrashes + 1 : 0;
-    const delay = this.recentCrashes === 0 ? 0 : Math.min(5000, 50 * 2 ** this.recentCrashes);
-    setTimeout(() => {
-      if (!this.stopped) void this.spawn();
-    }, delay).unref();
+    for (const job of requeue.reverse()) {
+      this.queues.enqueue(job, true);
+      this.armQueueTimer(job, job.limits.wall_time_ms - (nowMs() - job.enqueued));
+    }
+    if (this.stopped) return;
+    if (!p.killCause) {
+      this.options.logger.error({ pid: p.pid, code, signal }, 'sandbox process exited; starting another');
+      // A process that dies on its own soon after starting, with nothing to blame, means
+      // the sandbox cannot start here (a crash loop): back off, up to 5 s.
+      const early = nowMs() - p.startedAt < 1000 && culprit === '';
+      this.recentCrashes = early ? this.recentCrashes + 1 : 0;
+      if (this.recentCrashes > 0)
+        this.spawnBlockedUntil = nowMs() + Math.min(5000, 50 * 2 ** this.recentCrashes);
+    }
+    this.replenish();
+    this.dispatch();
   }
 }
 
+/** Scripts known to run long go to demoted processes of their own session; the others to normal ones. */
+const serves = (p: SandboxProcess, slow: boolean): boolean => (slow ? p.demoted && p.ownSession : !p.demoted);
+
+/** Failures that mean the script hit a limit: it is then treated as slow. */
+const LIMIT_FAILURES = new Set<FailureKind>([
+  'cpu_timeout',
+  'wall_timeout',
+  'out_of_memory',
+  'sandbox_crashed',
+]);
+
 function failure(kind: FailureKind, message: string, job: Job): ExecOutcome {
+  const now = nowMs();
   return {
     ok: false,
     error: { kind, message, line: null },
     logs: [],
     dropped: 0,
     cpuMs: 0,
-    wallMs: nowMs() - job.enqueued,
+    wallMs: now - job.dispatched,
+    queueMs: (job.dispatchedOnce ? job.dispatched : now) - job.enqueued,
   };
 }

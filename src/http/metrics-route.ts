@@ -1,12 +1,12 @@
 import type { FastifyInstance } from 'fastify';
-import { type MetricsRegistry, PROMETHEUS_CONTENT_TYPE } from '../metrics/prometheus.js';
+import type { Registry } from 'prom-client';
 
 /**
  * `GET /metrics`: the node's metrics in the Prometheus text format (per-IdP outbound
- * calls by outcome and their latency). Public, like /healthz: bind the server to a
- * private interface or filter the path at the proxy when that matters.
+ * calls, script executions, sandbox processes and queues). Public, like /healthz: bind
+ * the server to a private interface or filter the path at the proxy when that matters.
  */
-export async function metricsRoute(app: FastifyInstance, deps: { metrics: MetricsRegistry }): Promise<void> {
+export async function metricsRoute(app: FastifyInstance, deps: { metrics: Registry }): Promise<void> {
   app.get(
     '/metrics',
     {
@@ -19,6 +19,6 @@ export async function metricsRoute(app: FastifyInstance, deps: { metrics: Metric
         },
       },
     },
-    async (_request, reply) => reply.type(PROMETHEUS_CONTENT_TYPE).send(deps.metrics.render()),
+    async (_request, reply) => reply.type(deps.metrics.contentType).send(await deps.metrics.metrics()),
   );
 }

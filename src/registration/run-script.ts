@@ -1,6 +1,6 @@
 import type { EngineConfig, ScriptKind } from '../config/schema.js';
 import type { ScriptEngine } from '../engine/engine.js';
-import { effectiveLimits } from '../engine/limits.js';
+import { effectiveLimits, effectiveShare } from '../engine/limits.js';
 import type { ScriptArgs, ScriptResult } from '../engine/protocol.js';
 import { RegistrarError } from '../errors.js';
 import { egressFor } from '../outbound/effective-policy.js';
@@ -33,6 +33,7 @@ export async function runIdpScript(
     kind,
     script,
     limits: effectiveLimits(engineConfig, idp.limits),
+    share: effectiveShare(engineConfig, idp.limits),
     args,
     requestId,
     outbound: egressFor(engineConfig, idp),

@@ -15,10 +15,16 @@ interface Entry {
  * is kept. An entry is valid only while the client's stored hash is the one it was
  * verified against, so a changed secret stops matching at once; `forget` drops a
  * client explicitly (deleted clients).
+ *
+ * Concurrent checks of the same client, secret and hash share one slow verification:
+ * without that, every request in flight when an entry expires (or at start) would pay
+ * its own scrypt at once, a stampede that stalls the thread pool for seconds under load.
  */
 export class CredentialCache {
   private readonly macKey = randomBytes(32);
   private readonly entries = new Map<string, Entry>();
+  /** Slow verifications in progress, by client id, presented secret's MAC and stored hash. */
+  private readonly inFlight = new Map<string, Promise<boolean>>();
 
   constructor(
     private readonly ttlMs: number,
@@ -41,11 +47,21 @@ export class CredentialCache {
     ) {
       return true;
     }
-    const ok = await this.slowVerify(presentedSecret, storedHash);
-    if (ok && this.ttlMs > 0) {
-      this.entries.set(clientId, { mac, secretHash: storedHash, expiresAt: this.now() + this.ttlMs });
+    const key = `${clientId}\0${mac.toString('base64')}\0${storedHash}`;
+    const pending = this.inFlight.get(key);
+    if (pending) return pending;
+    const verification = this.slowVerify(presentedSecret, storedHash).then((ok) => {
+      if (ok && this.ttlMs > 0) {
+        this.entries.set(clientId, { mac, secretHash: storedHash, expiresAt: this.now() + this.ttlMs });
+      }
+      return ok;
+    });
+    this.inFlight.set(key, verification);
+    try {
+      return await verification;
+    } finally {
+      this.inFlight.delete(key);
     }
-    return ok;
   }
 
   forget(clientId: string): void {

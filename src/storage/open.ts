@@ -163,8 +163,9 @@ export function redisOptions(cache: StorageSettings['cache'], onError?: (error: 
   };
 }
 
-/** How a sandbox process reaches a Redis CACHE (the server's connection settings, minus callbacks). */
-export type SandboxRedisOptions = Omit<ReturnType<typeof redisOptions>, 'onError'>;
+import type { SandboxRedisOptions } from './sandbox-cache-open.js';
+
+export type { SandboxRedisOptions };
 
 /**
  * Opens only the cache, for a sandbox process: SQLite (the schema must already exist;

@@ -1,4 +1,4 @@
-import type { ApiScope, ScriptKind, ScriptLimits } from '../config/schema.js';
+import type { ApiScope, IdpLimits, ScriptKind } from '../config/schema.js';
 
 /** An API client as stored: the secret only as a slow hash. */
 export interface ApiClientRecord {
@@ -35,7 +35,7 @@ export interface IdentityProviderRecord {
   name: string | null;
   flow: 'one_step' | 'two_step';
   enabled: boolean;
-  limits: Partial<ScriptLimits>;
+  limits: IdpLimits;
   /** Egress this IdP adds to the installation's allow-list; absent when none. */
   http?: IdpEgress;
   /** The active version of each script kind the IdP has. */

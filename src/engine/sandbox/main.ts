@@ -6,9 +6,16 @@
  * server starts another. Nothing here trusts the scripts: they run in isolates with
  * their own heap and time limit.
  */
-import { openSandboxCache } from '../../storage/open.js';
+import { openSandboxCacheLean } from '../../storage/sandbox-cache-open.js';
 import type { SandboxCache } from '../../storage/types.js';
-import type { ChildMessage, ExecMessage, ExecOutcome, InitMessage, ParentMessage } from '../protocol.js';
+import {
+  type ChildMessage,
+  type ExecMessage,
+  type ExecOutcome,
+  type InitMessage,
+  MAX_SLOTS_PER_SCRIPT,
+  type ParentMessage,
+} from '../protocol.js';
 import { createHostBindings } from './host-bindings.js';
 import { OutboundCalls } from './outbound-calls.js';
 import { ScratchCache } from './scratch-cache.js';
@@ -27,8 +34,8 @@ const NO_CACHE: SandboxCache = {
 
 /** Compiled scripts kept per process before the least recently used is dropped. */
 const MAX_SLOTS = 256;
-/** Isolates one script may have in one process, for executions that overlap while waiting on upstreams. */
-const MAX_SLOTS_PER_SCRIPT = 16;
+/** The Redis settings when the server sent none (the config's defaults). */
+const REDIS_DEFAULTS = { connectTimeoutMs: 800, commandTimeoutMs: 800, keyPrefix: 'registrar:' };
 
 let init: InitMessage | undefined;
 let cache: SandboxCache | undefined;
@@ -43,6 +50,8 @@ const outbound = new OutboundCalls(send);
  * only its own slot, and the server may send this process more work meanwhile.
  */
 const slotTails = new Map<ScriptSlot, Promise<void>>();
+/** How to stop each running demoted execution when the server says it used up its CPU. */
+const cancels = new Map<number, () => void>();
 
 function send(message: ChildMessage): void {
   process.send?.(message);
@@ -51,10 +60,7 @@ function send(message: ChildMessage): void {
 process.on('message', (message: ParentMessage) => {
   switch (message.t) {
     case 'init':
-      init = message;
-      properties = new Map(Object.entries(message.properties));
-      cache = message.cacheUrl === null ? NO_CACHE : openSandboxCache(message.cacheUrl, message.cacheRedis);
-      send({ t: 'ready' });
+      void start(message);
       break;
     case 'properties':
       properties = new Map(Object.entries(message.values));
@@ -65,8 +71,21 @@ process.on('message', (message: ParentMessage) => {
     case 'http_result':
       outbound.settle(message);
       break;
+    case 'cancel':
+      cancels.get(message.id)?.();
+      break;
   }
 });
+
+async function start(message: InitMessage): Promise<void> {
+  properties = new Map(Object.entries(message.properties));
+  cache =
+    message.cacheUrl === null
+      ? NO_CACHE
+      : await openSandboxCacheLean(message.cacheUrl, message.cacheRedis ?? REDIS_DEFAULTS);
+  init = message;
+  send({ t: 'ready' });
+}
 
 // The server owns this process: when the channel closes, stop.
 process.on('disconnect', () => process.exit(0));
@@ -86,25 +105,31 @@ function execute(message: ExecMessage): void {
   const scratch = message.scratch && new ScratchCache(message.scratch);
   const answer = (outcome: ExecOutcome) => {
     if (scratch) slot.discard();
-    send({ t: 'result', id: message.id, outcome });
+    if (!slot.stuck) return send({ t: 'result', id: message.id, outcome });
+    // A native call outlived its isolate: answer, then make way for a fresh process.
+    process.send?.({ t: 'result', id: message.id, outcome, exiting: true } satisfies ChildMessage, () =>
+      process.exit(0),
+    );
   };
   const tail = slotTails.get(slot);
-  if (!message.http && !tail) {
+  const { http, demoted } = message;
+  if (!http && !demoted && !tail) {
     answer(slot.execute(message.args, message.limits, scratch));
     return;
   }
-  const { http } = message;
   const run = async () => {
     answer(
-      http
+      http || demoted
         ? await slot.executeAsync(
             message.args,
             message.limits,
-            { execId: message.id, remaining: http.maxRequests, max: http.maxRequests },
+            http && { execId: message.id, remaining: http.maxRequests, max: http.maxRequests },
             scratch,
+            demoted && ((cancel) => cancels.set(message.id, cancel)),
           )
         : slot.execute(message.args, message.limits, scratch),
     );
+    cancels.delete(message.id);
   };
   const next = (tail ?? Promise.resolve()).then(run, run);
   slotTails.set(slot, next);

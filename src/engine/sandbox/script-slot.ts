@@ -26,6 +26,8 @@ type Failure = [kind: FailureKind, message: string, line: number | null];
 
 /** How often an asynchronous execution's CPU time is checked against its limit. */
 const CPU_WATCH_INTERVAL_MS = 5;
+/** How long an asynchronous execution may go on after its isolate was disposed before the process gives up on it. */
+const STUCK_GRACE_MS = 200;
 
 /**
  * One compiled script (one IdP, kind, version and heap size) in its own isolate,
@@ -35,6 +37,11 @@ const CPU_WATCH_INTERVAL_MS = 5;
  */
 export class ScriptSlot {
   private instance: Instance | undefined;
+  /**
+   * An execution outlived its isolate's disposal (stuck in a native built-in that ignores
+   * termination): the process must exit once it has answered.
+   */
+  stuck = false;
 
   constructor(private readonly options: SlotOptions) {}
 
@@ -79,31 +86,54 @@ export class ScriptSlot {
   async executeAsync(
     args: ScriptArgs,
     limits: ScriptLimits,
-    calls: CallBudget,
+    calls: CallBudget | undefined,
     scratch?: ScratchCache,
+    /** Demoted: no CPU watchdog here; the server measures CPU and calls the function given to `onCancel`. */
+    onCancel?: (cancel: () => void) => void,
   ): Promise<ExecOutcome> {
     const started = nowMs();
     let instance: Instance | undefined;
     let cpuStart = 0n;
     let cpuExceeded = false;
     let watchdog: NodeJS.Timeout | undefined;
+    let giveUp: (() => void) | undefined;
     this.options.bindings.begin(scratch, calls);
     try {
       instance = this.instance ?? this.load(Math.min(limits.cpu_time_ms, limits.wall_time_ms));
       this.instance = instance;
       const { isolate } = instance;
       cpuStart = isolate.cpuTime;
-      watchdog = setInterval(() => {
-        if (cpuMs(isolate, cpuStart) > limits.cpu_time_ms && !isolate.isDisposed) {
-          cpuExceeded = true;
-          isolate.dispose();
-        }
-      }, CPU_WATCH_INTERVAL_MS);
+      // A native built-in can run on past the isolate's disposal: then the process gives up on it.
+      const stuck = new Promise<never>((_resolve, reject) => {
+        giveUp = () => {
+          this.stuck = true;
+          reject(new Error('disposed'));
+        };
+      });
+      const stop = () => {
+        if (isolate.isDisposed) return;
+        cpuExceeded = true;
+        isolate.dispose();
+        setTimeout(() => giveUp?.(), STUCK_GRACE_MS).unref();
+      };
+      if (onCancel) onCancel(stop);
+      else {
+        watchdog = setInterval(() => {
+          if (cpuMs(isolate, cpuStart) > limits.cpu_time_ms) stop();
+        }, CPU_WATCH_INTERVAL_MS);
+      }
       const remaining = () => Math.max(1, Math.ceil(limits.wall_time_ms - (nowMs() - started)));
-      let json = await instance.run.apply(undefined, [JSON.stringify(args), true], { timeout: remaining() });
-      if (json === 'pending') json = await instance.collect.apply(undefined, [], { timeout: remaining() });
+      let json = await Promise.race([
+        instance.run.apply(undefined, [JSON.stringify(args), true], { timeout: remaining() }),
+        stuck,
+      ]);
+      if (json === 'pending') {
+        json = await Promise.race([instance.collect.apply(undefined, [], { timeout: remaining() }), stuck]);
+      }
+      giveUp = undefined;
       return this.finish(parseOutcome(json, started, cpuMs(isolate, cpuStart), this.options.log), scratch);
     } catch (error) {
+      giveUp = undefined;
       const cpu = instance ? cpuMs(instance.isolate, cpuStart) : 0;
       const failure: Failure = cpuExceeded
         ? ['cpu_timeout', `the script used more than its CPU-time limit of ${limits.cpu_time_ms} ms`, null]

@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import type { Pool, PoolClient, QueryConfig } from 'pg';
-import { SCRIPT_KINDS, type ScriptKind, type ScriptLimits } from '../../config/schema.js';
+import { type IdpLimits, SCRIPT_KINDS, type ScriptKind } from '../../config/schema.js';
 import { pageOf } from '../paging.js';
 import type {
   IdentityProviderFields,
@@ -20,7 +20,7 @@ interface IdpRow {
   name: string | null;
   flow: 'one_step' | 'two_step';
   enabled: boolean;
-  limits: Partial<ScriptLimits>;
+  limits: IdpLimits;
   http: IdpEgress | null;
   /** The active scripts, aggregated as JSON in the same statement. */
   scripts: Array<ScriptVersion & { kind: ScriptKind }>;

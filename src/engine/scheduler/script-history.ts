@@ -1,0 +1,83 @@
+import { nowMs } from '../clock.js';
+
+/** How long a script stays known as slow after its first long run; each further one doubles it. */
+const SLOW_MEMORY_MS = 60_000;
+/** The longest a script stays known as slow after its last long run. */
+const MAX_SLOW_MEMORY_MS = 30 * 60_000;
+/** A run using less CPU than this counts towards a script being known as quick (wall time varies with load). */
+const QUICK_RUN_MS = 5;
+/** Consecutive quick runs after which another execution may wait in a process's pipe behind this script's. */
+const QUICK_STREAK = 3;
+/** Scripts remembered at once; the oldest is forgotten past this. */
+const MAX_ENTRIES = 10_000;
+
+interface Entry {
+  /** Until when the script is routed to demoted processes. */
+  slowUntil: number;
+  /** Consecutive runs under {@link QUICK_RUN_MS}. */
+  quickStreak: number;
+  /** Long runs so far (reset when it is back in normal processes and runs short). */
+  strikes: number;
+}
+
+/**
+ * What the supervisor remembers of each compiled script (by key: IdP, kind, version, heap):
+ * whether it ran long recently (then it runs in demoted processes, at low priority, where
+ * it cannot slow anyone else down) and whether it is reliably quick (then another execution
+ * may be queued behind it in a process's pipe).
+ */
+export class ScriptHistory {
+  private readonly entries = new Map<string, Entry>();
+
+  isSlow(key: string): boolean {
+    const entry = this.entries.get(key);
+    return entry !== undefined && entry.slowUntil > nowMs();
+  }
+
+  isQuick(key: string): boolean {
+    const entry = this.entries.get(key);
+    return entry !== undefined && entry.quickStreak >= QUICK_STREAK && entry.slowUntil <= nowMs();
+  }
+
+  /** The script ran long, crashed or was killed: route it to demoted processes for a while. */
+  markSlow(key: string): void {
+    const entry = this.entry(key);
+    entry.strikes = Math.min(entry.strikes + 1, 16);
+    entry.slowUntil = nowMs() + Math.min(MAX_SLOW_MEMORY_MS, SLOW_MEMORY_MS * 2 ** (entry.strikes - 1));
+    entry.quickStreak = 0;
+  }
+
+  /**
+   * A finished execution: `long` when it used more than the demotion threshold or failed
+   * on a limit. One that was demoted while running but turns out not to have been long
+   * (it waited for its process, not for itself) clears the mark its demotion made.
+   */
+  record(key: string, cpuMs: number, long: boolean, demoted: boolean): void {
+    if (long) {
+      this.markSlow(key);
+      return;
+    }
+    const entry = this.entry(key);
+    if (demoted) {
+      // Demoted by mistake (it waited for a busy core): forget the strike the demotion made.
+      entry.slowUntil = 0;
+      entry.strikes = Math.max(0, entry.strikes - 1);
+    } else if (entry.slowUntil <= nowMs()) {
+      entry.strikes = 0;
+    }
+    entry.quickStreak = cpuMs < QUICK_RUN_MS ? entry.quickStreak + 1 : 0;
+  }
+
+  private entry(key: string): Entry {
+    let entry = this.entries.get(key);
+    if (!entry) {
+      if (this.entries.size >= MAX_ENTRIES) {
+        const oldest = this.entries.keys().next().value;
+        if (oldest !== undefined) this.entries.delete(oldest);
+      }
+      entry = { slowUntil: 0, quickStreak: 0, strikes: 0 };
+      this.entries.set(key, entry);
+    }
+    return entry;
+  }
+}
