@@ -11,7 +11,7 @@
  * "Runaway neighbour" scenarios load the SQLite backchannel again while callers keep
  * calling a misbehaving script on another IdP (a loop, an allocation bomb, Atomics.wait,
  * a sparse-array lastIndexOf, a slow upstream), and report its throughput and p99 as a
- * ratio of its own figure alone in the same round.
+ * ratio of its own figure alone, measured right before (the machine's speed drifts).
  *
  * Env: BENCH_SECONDS (per run, default 5), BENCH_ROUNDS (default 3),
  * BENCH_CONNECTIONS (default 50), BENCH_ENGINE (JSON engine config for the server),
@@ -148,6 +148,17 @@ async function load(target: Target, duration: number) {
   const spec = targets[target];
   if (!spec) throw new Error(`unknown target ${target}`);
   const { server, path, auth, neighbour } = spec;
+  // A neighbour scenario first measures the route alone, right before, as its own reference.
+  const cannon = () =>
+    autocannon({
+      url: `http://127.0.0.1:${server.port}${path}`,
+      method: 'POST',
+      headers: { authorization: auth, 'content-type': 'application/json' },
+      body,
+      connections,
+      duration,
+    });
+  const alone = neighbour ? await cannon() : undefined;
   const callers =
     neighbour &&
     startCallers(
@@ -159,14 +170,7 @@ async function load(target: Target, duration: number) {
   // Let the neighbours take hold of what they can before measuring.
   if (callers) await new Promise((resolve) => setTimeout(resolve, 1000));
   const before = cpuSnapshot(server.pid);
-  const result = await autocannon({
-    url: `http://127.0.0.1:${server.port}${path}`,
-    method: 'POST',
-    headers: { authorization: auth, 'content-type': 'application/json' },
-    body,
-    connections,
-    duration,
-  });
+  const result = await cannon();
   const spent = cpuSpent(before, cpuSnapshot(server.pid));
   // Stopping waits for each neighbour's request in flight, so the next run starts clean.
   const neighbourTally = await callers?.stop();
@@ -181,6 +185,8 @@ async function load(target: Target, duration: number) {
     serverCpuUs: (spent.server * 1000) / total,
     sandboxCpuUs: (spent.sandbox * 1000) / total,
     backendsCpuUs: (spent.backends * 1000) / total,
+    aloneRps: alone?.requests.average ?? 0,
+    aloneP99: alone?.latency.p99 ?? 0,
     neighbourCalls: neighbourTally?.calls ?? 0,
     neighbourFailures: neighbourTally?.failures ?? 0,
   };
@@ -204,7 +210,7 @@ try {
           `cpu/request: server ${sample.serverCpuUs.toFixed(0)} us, sandbox ${sample.sandboxCpuUs.toFixed(0)} us, ` +
           `postgres+redis ${sample.backendsCpuUs.toFixed(0)} us` +
           (sample.neighbourCalls || sample.neighbourFailures
-            ? `  neighbour: ${sample.neighbourCalls} answered, ${sample.neighbourFailures} failed`
+            ? `  neighbour: ${sample.neighbourCalls} answered, ${sample.neighbourFailures} failed; alone just before: ${sample.aloneRps.toFixed(0)} rps, p99 ${sample.aloneP99} ms`
             : ''),
       );
     }
@@ -250,14 +256,14 @@ try {
   }
   // Each neighbour scenario against the backchannel alone, round by round (same machine state).
   const neighbourRatios: Record<string, { rps: number; p99Ms: number }> = {};
-  const alone = samplesOf('backchannel');
   for (const t of order.filter((name) => targets[name]?.neighbour)) {
     const list = samplesOf(t);
-    const rps = median(list.map((x, i) => x.rps / (alone[i]?.rps ?? x.rps)));
+    const rps = median(list.map((x) => x.rps / (x.aloneRps || x.rps)));
     const p99Ms = median(list.map((x) => x.p99));
     neighbourRatios[t] = { rps, p99Ms };
     console.log(
-      `${t}: backchannel rps ${rps.toFixed(2)}x its own alone (target >= 0.8x), p99 ${p99Ms} ms (target <= 100 ms)`,
+      `${t}: backchannel rps ${rps.toFixed(2)}x its own alone just before (target >= 0.8x), p99 ${p99Ms} ms (target <= 100 ms); ` +
+        `alone: ${median(list.map((x) => x.aloneRps)).toFixed(0)} rps, p99 ${median(list.map((x) => x.aloneP99))} ms`,
     );
   }
   console.log(

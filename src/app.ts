@@ -9,8 +9,11 @@ import { installAuditLog } from './http/audit.js';
 import type { ApiClientAuthenticator, ApplicationAuthenticator } from './http/authenticate.js';
 import { installErrorHandling } from './http/errors.js';
 import { healthRoutes } from './http/health.js';
+import { installJsonBodyParser } from './http/json-body.js';
 import { metricsRoute } from './http/metrics-route.js';
 import { installOpenApi } from './http/openapi.js';
+import { answerFrameworkError, clientErrorHandler, MAX_PARAM_LENGTH } from './http/protocol-errors.js';
+import { installRequestGuards } from './http/request-guards.js';
 import { requestIdGenerator } from './http/request-id.js';
 import type { Logger } from './logging.js';
 import type { IdTokenSigner } from './oauth/id-token.js';
@@ -52,6 +55,12 @@ export function buildApp(config: RegistrarConfig, deps: AppDeps): FastifyInstanc
     bodyLimit: config.server.body_limit_bytes,
     genReqId: requestIdGenerator(config.server.trust_request_id),
     return503OnClosing: true,
+    // Router and parser errors in the documented shape (src/http/protocol-errors.ts).
+    frameworkErrors: answerFrameworkError,
+    clientErrorHandler: clientErrorHandler(deps.logger),
+    routerOptions: { maxParamLength: MAX_PARAM_LENGTH },
+    // A missing Host is answered by installRequestGuards, in the documented shape.
+    http: { requireHostHeader: false },
   });
 
   app.addHook('onRequest', async (request, reply) => {
@@ -59,6 +68,7 @@ export function buildApp(config: RegistrarConfig, deps: AppDeps): FastifyInstanc
     reply.header('cache-control', 'no-store');
     reply.header('pragma', 'no-cache');
   });
+  installRequestGuards(app, deps.logger);
   app.addHook('onResponse', async (request, reply) => {
     request.log.info(
       {
@@ -73,6 +83,8 @@ export function buildApp(config: RegistrarConfig, deps: AppDeps): FastifyInstanc
   app.addHook('onClose', async () => deps.close());
 
   installErrorHandling(app);
+  // Before any route plugin: every scope inherits the JSON parser (empty body, depth bound).
+  installJsonBodyParser(app);
   installAuditLog(app);
   // Before any route: it collects every route's doc for /openapi.json and /docs.
   installOpenApi(app, { version });

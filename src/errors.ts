@@ -13,6 +13,26 @@ export const ERROR_REGISTRY = {
     status: 413,
     description: 'The request body is larger than the configured limit.',
   },
+  request_timeout: {
+    code: 'invalid_request',
+    status: 408,
+    description: 'The request did not arrive in time.',
+  },
+  uri_too_long: {
+    code: 'invalid_request',
+    status: 414,
+    description: 'A path segment of the request is longer than the server accepts.',
+  },
+  expectation_failed: {
+    code: 'invalid_request',
+    status: 417,
+    description: 'The request has an Expect header other than 100-continue.',
+  },
+  header_too_large: {
+    code: 'invalid_request',
+    status: 431,
+    description: 'The request headers are larger than the server accepts (16 KiB).',
+  },
   invalid_client: {
     status: 400,
     description: 'Client credentials used are not valid or client does not exist.',

@@ -204,6 +204,14 @@ describe('config file formats', () => {
 });
 
 describe('validation errors name their path exactly', () => {
+  test('scheduling settings: the process maximum covers the base pool; per-IdP shares are positive', () => {
+    assert.deepEqual(rejects({ engine: { sandbox_processes: 4, max_sandbox_processes: 2 } }), [
+      'engine.max_sandbox_processes: must be at least sandbox_processes (4)',
+    ]);
+    const [share] = rejects({ identity_providers: [idp('a', { limits: { max_processes: 0 } })] });
+    assert.match(share ?? '', /^identity_providers\[0\]\.limits\.max_processes: /);
+  });
+
   test('unknown top-level key', () => {
     assert.deepEqual(rejects({ servers: {} }), ['servers: unknown key']);
   });

@@ -685,6 +685,10 @@ describe('CACHE stores are committed when the script returns', () => {
         idp('store-then-throw', {
           backchannel: 'function execute(p) { CACHE.store(p, "kept?"); throw new Error("after storing"); }',
         }),
+        idp('logs-then-store', {
+          backchannel:
+            'function execute(p) { LOG.info("logged before the commit failed: {}", p); CACHE.store(p, 1); return { status: 2000 }; }',
+        }),
         idp('store-then-5000', {
           backchannel: 'function execute(p) { CACHE.store(p, "kept"); return { status: 5000 }; }',
         }),
@@ -734,6 +738,31 @@ describe('CACHE stores are committed when the script returns', () => {
     );
     const removed = results.map((res) => (ok(res) as { value: boolean }).value).filter(Boolean);
     assert.equal(removed.length, 1);
+  });
+
+  test('when committing the stores fails, the script’s log lines are still written (and the request fails)', async () => {
+    const { cache } = r.deps.storage;
+    const setMany = cache.setMany;
+    cache.setMany = async () => {
+      throw new Error('disk full');
+    };
+    try {
+      const res = await call(r, 'logs-then-store', 'lost-log');
+      assert.equal(res.statusCode, 500);
+    } finally {
+      cache.setMany = setMany;
+    }
+    assert.ok(
+      r.logs.find(
+        (line) => line.msg === 'logged before the commit failed: lost-log' && line.idp === 'logs-then-store',
+      ),
+      'the script line reached the log',
+    );
+    assert.ok(r.logs.find((line) => line.msg === 'committing CACHE stores failed'));
+    assert.ok(
+      r.logs.find((line) => String(line.msg).startsWith('script failed (cache_unavailable)')),
+      'the failure is logged with its kind',
+    );
   });
 
   test('stores of concurrent executions are all committed', async () => {

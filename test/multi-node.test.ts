@@ -27,6 +27,7 @@ describe('two nodes on one PostgreSQL and one Redis', { skip }, () => {
   const dir = mkdtempSync(join(tmpdir(), 'registrar-multi-node-'));
   const database = `registrar_mn_${randomBytes(4).toString('hex')}`;
   const nodes: Array<{ server: ServerProcess; base: string }> = [];
+  let env: Record<string, string | undefined> = {};
   const portal = basic('portal', 'portal-secret');
   const admin = basic('admin', 'admin-secret');
   const app = basic('app', 'app-secret');
@@ -91,7 +92,7 @@ describe('two nodes on one PostgreSQL and one Redis', { skip }, () => {
         properties: [{ id: 'greeting', value: 'hello' }],
       }),
     );
-    const env = {
+    env = {
       REGISTRAR_CONFIG: configPath,
       REGISTRAR_STORAGE_URL: storageUrl.toString(),
       REGISTRAR_CACHE_URL: REDIS,
@@ -198,5 +199,16 @@ describe('two nodes on one PostgreSQL and one Redis', { skip }, () => {
       await new Promise((resolve) => setTimeout(resolve, 50));
     }
     assert.equal(seen, 'bonjour');
+  });
+
+  test('a node on the shared storage without REGISTRAR_SECRET_KEY refuses to start, saying why in one line', async () => {
+    const { REGISTRAR_SECRET_KEY: _key, ...withoutKey } = env;
+    const server = new ServerProcess({ ...withoutKey, PORT: '0', REGISTRAR_DATA_DIR: join(dir, 'keyless') });
+    const { code } = await server.exited;
+    assert.equal(code, 1);
+    const lines = server.stderr.trim().split('\n');
+    assert.deepEqual(lines, [
+      'REGISTRAR_SECRET_KEY must be set when storage is shared (PostgreSQL): every node needs the same key to read what the others encrypted',
+    ]);
   });
 });

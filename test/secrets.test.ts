@@ -364,6 +364,17 @@ describe('secret key', () => {
     });
     after(() => rmSync(dir, { recursive: true, force: true }));
 
+    test('on shared storage, refuses to start without REGISTRAR_SECRET_KEY (no node-local key)', () => {
+      const dataDir = join(dir, 'shared');
+      assert.throws(
+        () => loadSecretKey(undefined, dataDir, () => {}, true),
+        /REGISTRAR_SECRET_KEY must be set when storage is shared/,
+      );
+      assert.ok(!existsSync(join(dataDir, 'secret.key')), 'no key file was generated');
+      const key = randomBytes(32).toString('base64');
+      assert.equal(loadSecretKey(key, dataDir, () => {}, true).toString('base64'), key);
+    });
+
     test('generates a 0600 key file once, with a warning, and reuses it', () => {
       const dataDir = join(dir, 'not-yet', 'there');
       const warnings: string[] = [];

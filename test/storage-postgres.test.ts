@@ -232,7 +232,9 @@ function postgresSuites(url: string): void {
         const refresh = token('refresh');
         await store.save([refresh]);
         const results = await Promise.all(
-          Array.from({ length: 100 }, () => store.rotate(refresh.hash, [token('access'), token('refresh')])),
+          Array.from({ length: 100 }, () =>
+            store.rotate(refresh.hash, 'mobile', [token('access'), token('refresh')]),
+          ),
         );
         const outcomes = results.map((result) => result.outcome);
         assert.equal(outcomes.filter((outcome) => outcome === 'rotated').length, 1, 'one rotation');

@@ -14,11 +14,11 @@ import { RedisCacheStore } from '../src/storage/redis/cache-store.js';
 import { closeRedis, openRedis } from '../src/storage/redis/connection.js';
 import { RedisTransactionStore } from '../src/storage/redis/transaction-store.js';
 import type { RegistrationTransaction } from '../src/storage/types.js';
-import { transactionStoreConformance } from './helpers/grant-conformance.js';
 import { listen } from './helpers/ports.js';
 import { keysUnder, removePrefix } from './helpers/redis-keys.js';
 import { cacheStoreConformance } from './helpers/storage-conformance.js';
 import { tcpProxy } from './helpers/tcp-proxy.js';
+import { transactionStoreConformance } from './helpers/transaction-conformance.js';
 
 const url = process.env.REGISTRAR_TEST_REDIS_URL;
 const NATIVE_EXPIRY = 'Redis expires keys on its own, so purgeExpired has nothing left to count';
@@ -241,6 +241,43 @@ function redisSuites(url: string): void {
       }
     });
 
+    test('a claim is <prefix>txn-claim:<id> with the hold as its TTL, and keeps the transaction at least as long', async () => {
+      const c = connect();
+      try {
+        const transactions = new RedisTransactionStore(c.redis);
+        const t = transaction(1000);
+        await transactions.create(t);
+        const claim = await transactions.claim(t.id, 30_000);
+        assert.ok(claim, 'claimed');
+        assert.equal(await admin.get(`${c.prefix}txn-claim:${t.id}`), claim.token);
+        const claimTtl = await admin.pttl(`${c.prefix}txn-claim:${t.id}`);
+        assert.ok(claimTtl > 25_000 && claimTtl <= 30_000, `claim PTTL ${claimTtl}`);
+        const txnTtl = await admin.pttl(`${c.prefix}txn:${t.id}`);
+        assert.ok(txnTtl > 25_000, `the transaction outlives its claim's hold: PTTL ${txnTtl}`);
+        assert.equal(await transactions.release(claim), true);
+        assert.equal(await admin.exists(`${c.prefix}txn-claim:${t.id}`), 0, 'released: no claim key left');
+      } finally {
+        await c.close();
+      }
+    });
+
+    test('of 100 parallel claims over several connections exactly one wins', async () => {
+      const c = connect();
+      const others = Array.from({ length: 4 }, () => connect());
+      try {
+        const t = transaction(60_000);
+        await new RedisTransactionStore(c.redis).create(t);
+        const stores = [c, ...others].map((x) => new RedisTransactionStore(x.redis));
+        const claims = await Promise.all(
+          Array.from({ length: 100 }, (_, i) => stores[i % stores.length]?.claim(t.id, 60_000)),
+        );
+        assert.equal(claims.filter((claim) => claim).length, 1);
+      } finally {
+        for (const other of others) await other.close();
+        await c.close();
+      }
+    });
+
     test('a malformed stored transaction is an error, not a transaction', async () => {
       const c = connect();
       try {
@@ -251,7 +288,7 @@ function redisSuites(url: string): void {
       }
     });
 
-    test('with Redis unreachable, get, set, take, ping and consume reject within 1.5 s', async () => {
+    test('with Redis unreachable, get, set, take, ping, consume and claim reject within 1.5 s', async () => {
       const redis = openRedis('redis://127.0.0.1:1', {
         connectTimeoutMs: 500,
         commandTimeoutMs: 1000,
@@ -266,6 +303,7 @@ function redisSuites(url: string): void {
           ['take', () => cache.take('k')],
           ['ping', () => cache.ping()],
           ['consume', () => transactions.consume('t')],
+          ['claim', () => transactions.claim('t', 1000)],
         ];
         // Twice: right after opening, and again while the client is between reconnections.
         for (const pass of [1, 2]) {

@@ -10,9 +10,10 @@ import { openSqlite } from '../src/storage/sqlite/database.js';
 import { MIGRATIONS } from '../src/storage/sqlite/migrations.js';
 import { SqliteTokenStore } from '../src/storage/sqlite/token-store.js';
 import { SqliteTransactionStore } from '../src/storage/sqlite/transaction-store.js';
-import { tokenStoreConformance, transactionStoreConformance } from './helpers/grant-conformance.js';
+import { tokenStoreConformance } from './helpers/grant-conformance.js';
 import { sandboxCacheConformance } from './helpers/sandbox-cache-conformance.js';
 import { cacheStoreConformance, configStoreConformance } from './helpers/storage-conformance.js';
+import { transactionStoreConformance } from './helpers/transaction-conformance.js';
 
 const root = mkdtempSync(join(tmpdir(), 'registrar-sqlite-'));
 after(() => rmSync(root, { recursive: true, force: true }));

@@ -1,5 +1,6 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { z } from 'zod';
+import { clientIdentifier } from '../config/identifiers.js';
 import { API_SCOPES } from '../config/schema.js';
 import { RegistrarError } from '../errors.js';
 import { sendJson } from '../http/errors.js';
@@ -10,7 +11,7 @@ import { type AdminDeps, locationOf } from './deps.js';
 import { adminDoc, ID_PARAMS, notFound } from './docs.js';
 import { pageQuery, pageSchema, parseOrReject } from './validation.js';
 
-const clientId = z.string().min(1).max(255);
+const clientId = clientIdentifier;
 const secret = z.string().min(1).max(1024);
 const fields = {
   name: z.string().max(255).nullable(),

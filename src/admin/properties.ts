@@ -143,7 +143,7 @@ export async function propertyRoutes(app: FastifyInstance, deps: AdminDeps): Pro
     adminDoc({
       summary: 'Change a property’s value or sensitivity',
       description:
-        'Making a property sensitive seals its current value; making it plain reveals it to this API again.',
+        'Making a property sensitive seals its current value. Making a sensitive property plain needs a new `value` in the same request: the sealed value is never revealed.',
       tags: [TAG],
       params: ID_PARAMS,
       body: patchBody,
@@ -152,11 +152,15 @@ export async function propertyRoutes(app: FastifyInstance, deps: AdminDeps): Pro
     async (request, reply) => {
       const body = parseOrReject(patchBody, request.body);
       const before = await load(request.params.id);
+      const sensitive = body.sensitive ?? before.sensitive;
+      if (before.sensitive && !sensitive && body.value === undefined) {
+        // Unsealing the stored value would reveal it to this API and the audit log.
+        throw invalidFields('the body is invalid', [
+          { field: 'value', message: 'required when a sensitive property becomes non-sensitive' },
+        ]);
+      }
       const value = body.value ?? clearValue(before);
-      return sendJson(
-        reply,
-        await save(request, 'update', before, value, body.sensitive ?? before.sensitive),
-      );
+      return sendJson(reply, await save(request, 'update', before, value, sensitive));
     },
   );
 

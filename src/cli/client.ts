@@ -1,5 +1,6 @@
 /** `registrar client create` and `registrar client rotate-secret`: API clients, straight in storage. */
 import { randomBytes } from 'node:crypto';
+import { identifierProblem } from '../config/identifiers.js';
 import type { RegistrarConfig } from '../config/load.js';
 import { API_SCOPES, type ApiScope } from '../config/schema.js';
 import { hashSecret } from '../security/secret-hash.js';
@@ -45,6 +46,13 @@ function warnIfConfigured(config: RegistrarConfig, clientId: string): void {
   }
 }
 
+/** A new client's id: the same rule as in the config file and the admin API (`identifierProblem`). */
+function checkNewClientId(clientId: string, command: string): void {
+  const problem = identifierProblem(clientId);
+  if (problem !== null) throw new UsageError(`${command}: CLIENT_ID ${problem}`);
+}
+
+/** An existing client's id: only bounded, so clients stored under older rules stay reachable. */
 function checkClientId(clientId: string, command: string): void {
   if (clientId.length > 255) throw new UsageError(`${command}: CLIENT_ID is longer than 255 characters`);
 }
@@ -60,7 +68,7 @@ export async function clientCreate(args: string[]): Promise<number> {
     name: { type: 'string' },
   });
   const clientId = onePositional(positionals, 'CLIENT_ID', 'client create');
-  checkClientId(clientId, 'client create');
+  checkNewClientId(clientId, 'client create');
   const scopes = values.scope ?? [];
   for (const scope of scopes) {
     if (!(API_SCOPES as readonly string[]).includes(scope)) {

@@ -7,13 +7,17 @@ import { buildApp } from '../app.js';
 import { createDeps } from '../bootstrap.js';
 import { ConfigError } from '../config/load.js';
 import { createLogger, type Logger } from '../logging.js';
-import { loadSecretKey } from '../security/secret-key.js';
+import { loadSecretKey, SHARED_STORAGE_NEEDS_KEY } from '../security/secret-key.js';
 import { loadConfigFromEnv } from './environment.js';
 
 async function start(logger: Logger): Promise<void> {
   const { configPath, config } = loadConfigFromEnv();
-  const secretKey = loadSecretKey(process.env.REGISTRAR_SECRET_KEY, config.data_dir, (message) =>
-    logger.warn(message),
+  const sharedStorage = config.storage.url.startsWith('postgres');
+  const secretKey = loadSecretKey(
+    process.env.REGISTRAR_SECRET_KEY,
+    config.data_dir,
+    (message) => logger.warn(message),
+    sharedStorage,
   );
   const app = buildApp(config, await createDeps(config, { logger, secretKey }));
   for (const signal of ['SIGINT', 'SIGTERM'] as const) {
@@ -39,7 +43,10 @@ export async function serve(): Promise<void> {
   try {
     await start(logger);
   } catch (error) {
-    if (error instanceof ConfigError) {
+    if (error instanceof Error && error.message === SHARED_STORAGE_NEEDS_KEY) {
+      logger.fatal(error.message);
+      console.error(error.message);
+    } else if (error instanceof ConfigError) {
       logger.fatal(error.message);
       console.error(error.message);
     } else {

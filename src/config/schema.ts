@@ -1,6 +1,7 @@
 import { availableParallelism } from 'node:os';
 import { z } from 'zod';
 import { egressSchema, idpEgressSchema } from '../outbound/allow-entry.js';
+import { clientIdentifier } from './identifiers.js';
 
 /** Scopes an API client may hold. Unknown scope names are rejected to catch typos. */
 export const API_SCOPES = ['user_registration', 'admin', 'token_introspection'] as const;
@@ -99,6 +100,12 @@ const cacheSchema = z.strictObject({
     .regex(/^(sqlite:.+|rediss?:\/\/.+)$/, 'must be sqlite:PATH or redis://...')
     .optional(),
   purge_interval_seconds: z.int().min(1).max(86_400).default(60),
+  /**
+   * The largest a SQLite CACHE file may grow (when it has a file of its own): a full CACHE
+   * refuses new stores (the execution fails with `cache_unavailable`) and never corrupts.
+   * On Redis, set `maxmemory` and a policy on the server instead (see docs/security.md).
+   */
+  sqlite_max_mb: z.int().min(1).max(1_048_576).default(1024),
   /** The Redis connection (used when `url` is redis://). */
   redis: z
     .strictObject({
@@ -143,6 +150,13 @@ const engineSchema = z.strictObject({
    * while other executions want the CPU; it is paused the rest of the time. 100: never paused.
    */
   demoted_cpu_percent: z.int().min(1).max(100).default(10),
+  /**
+   * Resident memory one sandbox process may reach (what the per-isolate heap limit does
+   * not bound: ICU objects, array buffers). Past it, the running execution fails with
+   * `out_of_memory` and the process is replaced (an idle one is replaced quietly).
+   * Default: the machine's memory over twice `max_sandbox_processes`, within 256–1024 MiB.
+   */
+  sandbox_max_rss_mb: z.int().min(64).max(65_536).optional(),
   /** An elastic or demoted sandbox process idle this long is stopped. */
   elastic_idle_ms: z.int().min(100).max(3_600_000).default(10_000),
   /**
@@ -161,6 +175,14 @@ const engineSchema = z.strictObject({
         .min(1)
         .max(16 * 1024 * 1024)
         .default(64 * 1024),
+      /** Distinct keys one execution may store (its stores are committed together when it returns). */
+      max_stores_per_execution: z.int().min(1).max(100_000).default(100),
+      /** Bytes (keys and JSON values) one execution may store in all. */
+      max_store_bytes_per_execution: z
+        .int()
+        .min(1)
+        .max(256 * 1024 * 1024)
+        .default(1024 * 1024),
     })
     .prefault({}),
   /** Outbound `HTTP.request` for scripts: off until an allow-list names a host. */
@@ -190,7 +212,7 @@ const engineSchema = z.strictObject({
 });
 
 const apiClientSchema = z.strictObject({
-  client_id: z.string().min(1).max(255),
+  client_id: clientIdentifier,
   client_secret: z.string().min(1).max(1024),
   name: z.string().max(255).optional(),
   scopes: z.array(z.enum(API_SCOPES)).default([]),
@@ -203,7 +225,7 @@ export const oauthScope = z
 
 /** An OAuth client a mobile or web app uses to register through IdPs (custom registration). */
 const applicationSchema = z.strictObject({
-  client_id: z.string().min(1).max(255),
+  client_id: clientIdentifier,
   client_secret: z.string().min(1).max(1024),
   name: z.string().max(255).optional(),
   /** The IdPs this application may register through. */

@@ -1,3 +1,4 @@
+import { totalmem } from 'node:os';
 import type { EngineConfig, IdpLimits, ScriptLimits } from '../config/schema.js';
 
 /** The limits one IdP's scripts run under: the IdP's overrides over the installation's defaults. */
@@ -29,13 +30,17 @@ export interface EngineCapacity {
   demotedRunTicks: number;
   idleMs: number;
   killGraceMs: number;
+  /** Resident memory one sandbox process may reach. */
+  maxRssMb: number;
 }
 
 export function engineCapacity(engine: EngineConfig): EngineCapacity {
   const base = engine.sandbox_processes;
+  const maxProcesses = engine.max_sandbox_processes ?? Math.max(base, Math.min(64, base * 4));
+  const fairShareMb = totalmem() / 2 ** 20 / (2 * maxProcesses);
   return {
     baseProcesses: base,
-    maxProcesses: engine.max_sandbox_processes ?? Math.max(base, Math.min(64, base * 4)),
+    maxProcesses,
     share: {
       maxProcesses: engine.max_processes_per_idp ?? Math.max(1, Math.floor(base / 2)),
       maxExecutions: engine.max_executions_per_idp,
@@ -44,6 +49,7 @@ export function engineCapacity(engine: EngineConfig): EngineCapacity {
     demotedRunTicks: Math.max(1, Math.round(engine.demoted_cpu_percent / 10)),
     idleMs: engine.elastic_idle_ms,
     killGraceMs: engine.kill_grace_ms,
+    maxRssMb: engine.sandbox_max_rss_mb ?? Math.round(Math.min(1024, Math.max(256, fairShareMb))),
   };
 }
 

@@ -20,3 +20,16 @@ export function processCpuMs(pid: number): number | undefined {
     return undefined;
   }
 }
+
+/** Bytes per page of /proc/PID/statm (4 KiB on the platforms Registrar runs on). */
+const PAGE_BYTES = 4096;
+
+/** Resident memory of a process in MiB, read from /proc; undefined where there is no /proc or it is gone. */
+export function processRssMb(pid: number): number | undefined {
+  try {
+    const pages = Number(readFileSync(`/proc/${pid}/statm`, 'utf8').split(' ')[1]);
+    return Number.isFinite(pages) ? (pages * PAGE_BYTES) / 2 ** 20 : undefined;
+  } catch {
+    return undefined;
+  }
+}

@@ -42,6 +42,8 @@ export interface Run {
   cpuStartMs?: number;
   /** Told to stop: it used up its CPU limit. */
   cancelled?: boolean;
+  /** Its process's CPU time (ms) when the supervisor first saw it running long, and when. */
+  cpuSample?: { cpuMs: number; at: number };
 }
 
 /**

@@ -2,7 +2,7 @@ import type { ScriptLimits } from '../config/schema.js';
 import type { Logger } from '../logging.js';
 import { nowMs } from './clock.js';
 import type { EngineCapacity, IdpShare } from './limits.js';
-import { processCpuMs } from './process-cpu.js';
+import { processCpuMs, processRssMb } from './process-cpu.js';
 import {
   type CacheEntry,
   type ChildMessage,
@@ -45,6 +45,12 @@ const PIPELINE_BEHIND_MS = 2;
 const COLD_ALLOWANCE_MS = 250;
 /** The CPU throttle's cycle, in ticks (100 ms). */
 const THROTTLE_PERIOD_TICKS = 10;
+/** A running execution's process CPU is first sampled once it has run this long (quick ones never are). */
+const CPU_SAMPLE_AFTER_MS = 10;
+/** The share of a core its process must have used since the sample for a long run to count as burning CPU. */
+const HOT_CPU_SHARE = 0.5;
+/** Resident memory is checked every this many ticks (100 ms). */
+const MEMORY_CHECK_TICKS = 10;
 /** How often deadlines, demotions and idle processes are checked. */
 const TICK_MS = 10;
 
@@ -83,6 +89,7 @@ export class SandboxSupervisor {
   private spawnBlockedUntil = 0;
   private dispatching = false;
   private ticker: NodeJS.Timeout | undefined;
+  private ticks = 0;
 
   constructor(private readonly options: SupervisorOptions) {
     this.events = options.events ?? NO_EVENTS;
@@ -383,7 +390,11 @@ export class SandboxSupervisor {
         const run = p.finish(message.id);
         if (!run) return;
         // The process gives up after a native call outlived its isolate: it exits next.
-        if (message.exiting) p.killCause = { cause: 'native_stuck', idp: run.job.tenant.id };
+        if (message.exiting) {
+          // Its isolate's thread may still spin (and a process cannot always exit past it): end it here.
+          p.killCause = { cause: 'native_stuck', idp: run.job.tenant.id };
+          p.kill();
+        }
         const { outcome } = message;
         // CPU time, not wall time: a quick script that waited for a busy core was not long.
         const long =
@@ -437,7 +448,7 @@ export class SandboxSupervisor {
   private tick(): void {
     if (this.stopped) return;
     const now = nowMs();
-    const { demoteAfterMs, killGraceMs, idleMs, baseProcesses, demotedRunTicks } = this.options.capacity;
+    const { killGraceMs, idleMs, baseProcesses, demotedRunTicks } = this.options.capacity;
     // Others want the CPU (normal processes are busy, or quick work is queued): demoted
     // processes then run only part of the time.
     let contended = false;
@@ -459,8 +470,7 @@ export class SandboxSupervisor {
           );
           continue;
         }
-        // Compiling a script the process has not seen yet does not count against it.
-        if (!p.demoted && ran > demoteAfterMs + (head.cold ? COLD_ALLOWANCE_MS : 0)) this.demote(p, head);
+        if (!p.demoted) this.considerDemotion(p, head, ran);
       }
       for (const run of p.runs.values()) {
         if (!run.sync && now - run.sentAt > run.deadlineMs) {
@@ -472,6 +482,7 @@ export class SandboxSupervisor {
       // Demoted and elastic processes go once idle for long; the base pool stays.
       if (p.demoted || (p.elastic && this.normalCount() > baseProcesses)) this.retire(p, 'idle');
     }
+    if (++this.ticks % MEMORY_CHECK_TICKS === 0) this.checkMemory();
     this.replenish();
     if (this.queues.waiting > 0) this.dispatch();
   }
@@ -505,6 +516,24 @@ export class SandboxSupervisor {
     return n;
   }
 
+  /**
+   * Demotes `p` when its running execution has run past the threshold (plus an allowance
+   * when the process compiled the script first) while burning CPU: a quick script that
+   * only waits for a busy core is left alone. Three thresholds later it is demoted whatever
+   * it does (a blocking wait holds the process as much as a loop).
+   */
+  private considerDemotion(p: SandboxProcess, head: Run, ran: number): void {
+    const threshold = this.options.capacity.demoteAfterMs + (head.cold ? COLD_ALLOWANCE_MS : 0);
+    if (ran < CPU_SAMPLE_AFTER_MS) return;
+    const now = nowMs();
+    head.cpuSample ??= { cpuMs: processCpuMs(p.pid) ?? 0, at: now };
+    if (ran <= threshold) return;
+    const sample = head.cpuSample;
+    const busy = ((processCpuMs(p.pid) ?? 0) - sample.cpuMs) / Math.max(1, now - sample.at);
+    if (busy >= HOT_CPU_SHARE || ran > threshold + 3 * this.options.capacity.demoteAfterMs)
+      this.demote(p, head);
+  }
+
   private demote(p: SandboxProcess, head: Run): void {
     p.demote();
     head.demoted = true;
@@ -518,31 +547,45 @@ export class SandboxSupervisor {
   }
 
   /** Kills a process whose execution missed its deadline; the execution fails now, the rest when the process is gone. */
-  private killFor(p: SandboxProcess, run: Run, cause: 'cpu_deadline' | 'wall_deadline'): void {
+  private killFor(p: SandboxProcess, run: Run, cause: 'cpu_deadline' | 'wall_deadline' | 'memory'): void {
     const { job } = run;
     // What waits behind it in the pipe never starts: it goes to another process when this one is gone.
     p.finish(run.id, false);
     this.history.markSlow(job.script.key);
     p.killCause = { cause, idp: job.tenant.id };
-    job.resolve(
-      cause === 'cpu_deadline'
-        ? failure(
-            'cpu_timeout',
-            `the script used more than its CPU-time limit of ${syncBudgetMs(job)} ms and did not stop (a native call the isolate cannot interrupt); its process was killed`,
-            job,
-          )
-        : failure(
-            'wall_timeout',
-            `the script ran past its wall-time limit of ${job.limits.wall_time_ms} ms and the sandbox did not stop it; its process was killed`,
-            job,
-          ),
-    );
+    job.resolve(killFailure(cause, job, this.options.capacity.maxRssMb));
     this.options.logger.warn(
       { pid: p.pid, idp: job.tenant.id, cause },
-      'killing a sandbox process that missed an execution deadline',
+      cause === 'memory'
+        ? 'killing a sandbox process past its resident-memory limit'
+        : 'killing a sandbox process that missed an execution deadline',
     );
     p.kill();
     this.replenish();
+  }
+
+  /**
+   * Holds every process to `maxRssMb` of resident memory (what the V8 heap limit does not
+   * bound: ICU objects, array buffers, native state). A process over it with an execution
+   * running is killed and that execution fails with `out_of_memory` (what waits in its pipe
+   * goes elsewhere); an idle one is replaced quietly.
+   */
+  private checkMemory(): void {
+    const { maxRssMb } = this.options.capacity;
+    for (const p of this.processes) {
+      if (p.retired || !p.ready) continue;
+      const rss = processRssMb(p.pid);
+      if (rss === undefined || rss <= maxRssMb) continue;
+      const running = p.syncHead ?? [...p.runs.values()].find((run) => !run.waiting);
+      if (running) this.killFor(p, running, 'memory');
+      else if (p.runs.size === 0) {
+        this.options.logger.warn(
+          { pid: p.pid, rss_mb: Math.round(rss) },
+          'replacing an idle sandbox process past its resident-memory limit',
+        );
+        this.retire(p, 'memory');
+      }
+    }
   }
 
   private retire(p: SandboxProcess, cause: string): void {
@@ -618,6 +661,41 @@ const LIMIT_FAILURES = new Set<FailureKind>([
   'out_of_memory',
   'sandbox_crashed',
 ]);
+
+/** The failure of an execution whose process was killed for it. */
+function killFailure(
+  cause: 'cpu_deadline' | 'wall_deadline' | 'memory',
+  job: Job,
+  maxRssMb: number,
+): ExecOutcome {
+  switch (cause) {
+    case 'cpu_deadline':
+      // The budget is the tighter of the two limits; name the one it was.
+      return job.limits.wall_time_ms < job.limits.cpu_time_ms
+        ? failure(
+            'wall_timeout',
+            `the script ran past its wall-time limit of ${job.limits.wall_time_ms} ms and did not stop (a native call the isolate cannot interrupt); its process was killed`,
+            job,
+          )
+        : failure(
+            'cpu_timeout',
+            `the script used more than its CPU-time limit of ${job.limits.cpu_time_ms} ms and did not stop (a native call the isolate cannot interrupt); its process was killed`,
+            job,
+          );
+    case 'wall_deadline':
+      return failure(
+        'wall_timeout',
+        `the script ran past its wall-time limit of ${job.limits.wall_time_ms} ms and the sandbox did not stop it; its process was killed`,
+        job,
+      );
+    case 'memory':
+      return failure(
+        'out_of_memory',
+        `the script's sandbox process grew past its resident-memory limit of ${maxRssMb} MiB (memory outside the script's heap); its process was killed`,
+        job,
+      );
+  }
+}
 
 function failure(kind: FailureKind, message: string, job: Job): ExecOutcome {
   const now = nowMs();

@@ -1,4 +1,4 @@
-import type { FastifyError, FastifyInstance, FastifyReply } from 'fastify';
+import type { FastifyBaseLogger, FastifyError, FastifyInstance, FastifyReply } from 'fastify';
 import { RegistrarError, wireCode } from '../errors.js';
 
 export const JSON_CONTENT_TYPE = 'application/json;charset=UTF-8';
@@ -35,6 +35,18 @@ function describeClientError(e: Partial<FastifyError>): string {
 }
 
 /**
+ * Logs an error answer: a 5xx at error level with its cause (unless it was logged
+ * where it happened), anything else at info level with the code and description.
+ */
+export function logRejection(log: FastifyBaseLogger, mapped: RegistrarError, error: unknown): void {
+  if (mapped.status >= 500 && !mapped.logged) {
+    log.error({ err: mapped.cause ?? error }, 'request failed with an internal error');
+  } else {
+    log.info({ error: wireCode(mapped.kind), description: mapped.description }, 'request rejected');
+  }
+}
+
+/**
  * Installs the one error path: every error becomes `{error, error_description}` with
  * the registry's status; 5xx answers are generic and their cause is logged with the
  * request id (which the response carries in `X-Request-Id`).
@@ -43,11 +55,7 @@ export function installErrorHandling(app: FastifyInstance): void {
   app.setErrorHandler((error, request, reply) => {
     const mapped = toRegistrarError(error);
     if (request.audit) request.audit.error = wireCode(mapped.kind);
-    if (mapped.status >= 500 && !mapped.logged) {
-      request.log.error({ err: mapped.cause ?? error }, 'request failed with an internal error');
-    } else {
-      request.log.info({ error: mapped.toBody().error, description: mapped.description }, 'request rejected');
-    }
+    logRejection(request.log, mapped, error);
     return sendJson(reply, mapped.toBody(), mapped.status);
   });
   app.setNotFoundHandler((_request, reply) => {

@@ -10,32 +10,13 @@ import {
 } from 'jose';
 import { seal, unseal } from '../security/sealed-box.js';
 import type { SigningKeyRecord, SigningKeyStore } from '../storage/types.js';
+import { cleanUserAttributes } from './user-claims.js';
 
 /** The one algorithm id_tokens are signed with. */
 export const ID_TOKEN_ALG = 'ES256';
 
-/**
- * Claim names a script's user attributes can never set: the signer sets them itself
- * (`iss`, `sub`, `aud`, `iat`, `exp`, `amr`) or they mean something to a relying party
- * that Registrar does not vouch for.
- */
-export const RESERVED_CLAIMS: readonly string[] = Object.freeze([
-  'iss',
-  'sub',
-  'aud',
-  'exp',
-  'nbf',
-  'iat',
-  'jti',
-  'amr',
-  'azp',
-  'nonce',
-  'auth_time',
-  'at_hash',
-  'c_hash',
-  'sid',
-]);
-const RESERVED = new Set(RESERVED_CLAIMS);
+/** Claim names a script's user attributes can never set (see `user-claims.ts`). */
+export { RESERVED_CLAIMS } from './user-claims.js';
 
 /** What an id_token is about: the user, the audience, and the user's other attributes. */
 export interface IdTokenClaims {
@@ -43,7 +24,7 @@ export interface IdTokenClaims {
   /** The application's client_id. */
   aud: string | string[];
   amr?: string[];
-  /** The script's user attributes; reserved claim names among them are dropped. */
+  /** The script's user attributes; reserved claim names and prototype member names among them are dropped. */
   [attribute: string]: unknown;
 }
 
@@ -126,7 +107,8 @@ export class IdTokenSigner {
   /**
    * A compact JWS (header `alg`, `kid`, `typ: JWT`) with `iss`, `sub`, `aud`, `iat`,
    * `exp` (`iat` + `ttlSeconds`), `amr` when given, and every other attribute whose
-   * name is not in {@link RESERVED_CLAIMS}.
+   * name is not a reserved claim, without `__proto__`, `constructor` and `prototype`
+   * members at any depth (see {@link cleanUserAttributes}).
    */
   async sign(claims: IdTokenClaims, ttlSeconds: number): Promise<string> {
     const { sub, aud, amr, ...attributes } = claims;
@@ -146,7 +128,7 @@ export class IdTokenSigner {
       iat,
       exp: iat + ttlSeconds,
       ...(amr === undefined ? {} : { amr }),
-      ...Object.fromEntries(Object.entries(attributes).filter(([name]) => !RESERVED.has(name))),
+      ...cleanUserAttributes(attributes).attributes,
     };
     const { kid, key } = this.#current;
     return new SignJWT(payload).setProtectedHeader({ alg: ID_TOKEN_ALG, kid, typ: 'JWT' }).sign(key);

@@ -86,7 +86,9 @@ export const INTROSPECT_DOC: RouteDoc = {
           amr: z.array(z.string()).describe('Authentication methods the complete script returned.'),
           user_details: z
             .record(z.string(), z.unknown())
-            .describe("The complete script's other user attributes."),
+            .describe(
+              "The complete script's other user attributes, without reserved claim names and without `__proto__`, `constructor` or `prototype` members at any depth.",
+            ),
         }),
         z.object({ active: z.literal(false) }),
       ]),

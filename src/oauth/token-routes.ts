@@ -10,6 +10,7 @@ import { sendJson } from '../http/errors.js';
 import { acceptForms, formField, formOf } from './form-body.js';
 import { INTROSPECT_DOC, REVOKE_DOC, TOKEN_DOC } from './route-docs.js';
 import type { TokenService } from './tokens.js';
+import { cleanUserAttributes } from './user-claims.js';
 
 export interface TokenRouteDeps {
   tokens: TokenService;
@@ -55,7 +56,8 @@ export async function tokenRoutes(app: FastifyInstance, deps: TokenRouteDeps): P
           exp: Math.floor(record.expires_at / 1000),
           iat: Math.floor(record.issued_at / 1000),
           amr: record.amr,
-          user_details: record.user_details,
+          // Cleaned again here: tokens issued before attributes were cleaned at issue time.
+          user_details: cleanUserAttributes(record.user_details).attributes,
         }
       : { active: false };
     return sendJson(reply, answer);

@@ -62,8 +62,9 @@ export class TokenService {
   /**
    * Rotates a refresh token presented by `application`: the old one is retired and a
    * new access (and refresh) token of the same grant is issued. Undefined when the
-   * token is not a live refresh token of this application; presenting one that was
-   * already used or revoked revokes its whole family.
+   * token is not a live refresh token of this application; the application presenting
+   * one of its own that was already used or revoked revokes its whole family (another
+   * application's token, in any state, changes nothing).
    */
   async refresh(
     application: ApplicationRecord,
@@ -72,7 +73,9 @@ export class TokenService {
     const hash = tokenHash(value);
     const live = await this.store.findLive(hash);
     if (!live) {
-      await this.store.rotate(hash, []); // a replay of a used token revokes its family
+      // A replay of the application's own used token revokes its family; the store
+      // leaves other applications' tokens alone.
+      await this.store.rotate(hash, application.client_id, []);
       return undefined;
     }
     if (live.kind !== 'refresh' || live.client_id !== application.client_id) return undefined;
@@ -85,7 +88,7 @@ export class TokenService {
       live.scopes,
       live.family_id,
     );
-    const result = await this.store.rotate(hash, records);
+    const result = await this.store.rotate(hash, application.client_id, records);
     return result.outcome === 'rotated' ? { ...issued, scope: live.scopes.join(' ') } : undefined;
   }
 

@@ -1,4 +1,5 @@
 import { RegistrarError } from '../errors.js';
+import { jsonNestsDeeperThan, MAX_JSON_DEPTH, tooDeep } from '../http/json-body.js';
 
 /** The backchannel request body, parsed. */
 export interface BackchannelBody {
@@ -48,6 +49,7 @@ function decode(raw: Buffer): string {
 }
 
 function fromJson(text: string): BackchannelBody {
+  if (jsonNestsDeeperThan(text, MAX_JSON_DEPTH)) throw tooDeep();
   let body: unknown;
   try {
     body = JSON.parse(text);

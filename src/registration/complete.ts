@@ -1,20 +1,18 @@
 import type { FastifyInstance } from 'fastify';
 import type { EngineConfig } from '../config/schema.js';
 import type { ScriptEngine } from '../engine/engine.js';
+import type { ScriptResult } from '../engine/protocol.js';
 import { RegistrarError } from '../errors.js';
 import { audited, noteAudit } from '../http/audit.js';
 import type { ApplicationAuthenticator } from '../http/authenticate.js';
 import { sendJson } from '../http/errors.js';
 import type { IssuedTokens, RegisteredUser, TokenService } from '../oauth/tokens.js';
-import type {
-  ApplicationRecord,
-  ConfigStore,
-  IdentityProviderRecord,
-  TransactionStore,
-} from '../storage/types.js';
+import { cleanUserAttributes } from '../oauth/user-claims.js';
+import type { ApplicationRecord, ConfigStore, TransactionStore } from '../storage/types.js';
 import { bodyObject, findIdentityProviderFor, optionalString } from './application-request.js';
 import { COMPLETE_DOC } from './route-docs.js';
 import { isSuccessStatus, runIdpScript } from './run-script.js';
+import { claimHoldMs, claimTransaction, releaseTransaction, settleTransaction } from './transaction-claim.js';
 
 /** Signs id_tokens (the IdTokenSigner; an interface so routes do not depend on key handling). */
 export interface IdTokenIssuer {
@@ -35,9 +33,11 @@ export interface CompleteDeps {
 }
 
 /**
- * `POST /oauth/custom-registration/{idp}/complete` (SPEC §4): checks the transaction
- * (two_step) and the scopes, runs the complete script, and on a 2xxx status with a
- * `user.id` issues tokens. A 4xxx/5xxx status is HTTP 200 without tokens.
+ * `POST /oauth/custom-registration/{idp}/complete` (SPEC §4): checks the scopes and
+ * claims the transaction (two_step), runs the complete script, and on a 2xxx status with
+ * a `user.id` issues tokens. A 4xxx/5xxx status is HTTP 200 without tokens. The
+ * transaction is consumed on 2xxx and 5xxx, and kept for a retry on 4xxx and when the
+ * execution fails; while the script runs, other completes of it are refused.
  */
 export async function completeRoute(app: FastifyInstance, deps: CompleteDeps): Promise<void> {
   app.post<{ Params: { idp: string } }>(
@@ -53,29 +53,47 @@ export async function completeRoute(app: FastifyInstance, deps: CompleteDeps): P
       noteAudit(request, { idp: request.params.idp });
       const idp = await findIdentityProviderFor(deps.store, request.params.idp, application);
       const scopes = grantedScopes(application, requestedScopes);
-      const registrationData = await consumeTransaction(deps.transactions, idp, application, transactionId);
-      const result = await runIdpScript(
-        deps.engine,
-        deps.engineConfig,
-        idp,
-        'complete',
-        [data, null, registrationData, hookParams],
-        request.id,
-      );
+      const holdMs = claimHoldMs(deps.engineConfig, idp);
+      const claim = await claimTransaction(deps.transactions, idp, application, transactionId, holdMs);
+      const registrationData = claim?.transaction.registration_data ?? null;
+      let result: ScriptResult;
+      try {
+        result = await runIdpScript(
+          deps.engine,
+          deps.engineConfig,
+          idp,
+          'complete',
+          [data, null, registrationData, hookParams],
+          request.id,
+        );
+      } catch (error) {
+        if (claim) await releaseTransaction(deps.transactions, claim, request.log); // the user may retry
+        throw error;
+      }
       const { status, responsePayload } = result;
       noteAudit(request, { scriptStatus: status });
+      const settled = claim ? await settleTransaction(deps.transactions, claim, status, request.log) : true;
+      if (!settled && isSuccessStatus(status)) throw new RegistrarError('invalid_transaction');
       const answer: { status: number; data?: string; oauth_token?: IssuedTokens & { id_token?: string } } = {
         status,
       };
       if (responsePayload !== undefined) answer.data = responsePayload;
       if (isSuccessStatus(status)) {
-        const user = registeredUser(result.user);
-        if (!user) {
+        const registered = registeredUser(result.user);
+        if (!registered) {
           request.log.error(
             { idp: idp.id },
             'complete script returned a 2xxx status without a string user.id',
           );
           throw new RegistrarError('internal_server_error', undefined, { logged: true });
+        }
+        const { user, dropped } = registered;
+        if (dropped.length > 0) {
+          // Names only: the values may be anything the script had.
+          request.log.warn(
+            { idp: idp.id, dropped },
+            'complete script user attributes with reserved claim or prototype names were dropped',
+          );
         }
         const tokens: IssuedTokens & { id_token?: string } = await deps.tokens.issue(
           application,
@@ -126,30 +144,15 @@ function grantedScopes(application: ApplicationRecord, requested: string[] | nul
 }
 
 /**
- * For a two_step IdP, consumes the transaction (single use, atomically) and returns
- * its registration data; a missing, unknown, expired, replayed, or foreign one is
- * `invalid_transaction`. One_step IdPs have none.
+ * The script's `user`: `id` must be a string; `amr` an array of strings; the rest are
+ * attributes, without reserved claim names and prototype member names (`dropped`
+ * lists where those were).
  */
-async function consumeTransaction(
-  transactions: TransactionStore,
-  idp: IdentityProviderRecord,
-  application: ApplicationRecord,
-  transactionId: string | null,
-): Promise<string | null> {
-  if (idp.flow !== 'two_step') return null;
-  if (transactionId === null) throw new RegistrarError('invalid_transaction', 'transaction_id is required');
-  const transaction = await transactions.consume(transactionId);
-  if (!transaction || transaction.idp_id !== idp.id || transaction.client_id !== application.client_id) {
-    throw new RegistrarError('invalid_transaction');
-  }
-  return transaction.registration_data;
-}
-
-/** The script's `user`: `id` must be a string; `amr` an array of strings; the rest are attributes. */
-function registeredUser(value: unknown): RegisteredUser | undefined {
+function registeredUser(value: unknown): { user: RegisteredUser; dropped: string[] } | undefined {
   if (value === null || typeof value !== 'object' || Array.isArray(value)) return undefined;
   const { id, amr, ...details } = value as Record<string, unknown>;
   if (typeof id !== 'string' || id === '') return undefined;
   const methods = Array.isArray(amr) ? amr.filter((m): m is string => typeof m === 'string') : [];
-  return { id, amr: methods, details };
+  const { attributes, dropped } = cleanUserAttributes(details);
+  return { user: { id, amr: methods, details: attributes }, dropped };
 }

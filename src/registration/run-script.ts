@@ -9,6 +9,9 @@ import type { IdentityProviderRecord } from '../storage/types.js';
 /** A script status in the success range 2000–2999. */
 export const isSuccessStatus = (status: number): boolean => status >= 2000 && status <= 2999;
 
+/** A script status in the range 4000–4999: failed, the user may retry. */
+export const isRetryableStatus = (status: number): boolean => status >= 4000 && status <= 4999;
+
 /**
  * Runs one of an IdP's scripts under the IdP's limits and returns what it returned.
  * A missing script or a failed execution is `internal_server_error` (the engine has

@@ -16,16 +16,24 @@ export function parseSecretKey(value: string): Buffer {
   return key;
 }
 
+/** Why a node on shared storage refuses to start without `REGISTRAR_SECRET_KEY`. */
+export const SHARED_STORAGE_NEEDS_KEY =
+  'REGISTRAR_SECRET_KEY must be set when storage is shared (PostgreSQL): every node needs the same key to read what the others encrypted';
+
 /**
  * The key that encrypts sensitive values at rest: `REGISTRAR_SECRET_KEY` when set,
  * else `<dataDir>/secret.key`, generated (mode 0600) on first start with a warning.
+ * With `sharedStorage` (PostgreSQL, many nodes) a node-local key would differ from the
+ * other nodes' keys, so the variable is required.
  */
 export function loadSecretKey(
   envValue: string | undefined,
   dataDir: string,
   warn: (message: string) => void,
+  sharedStorage = false,
 ): Buffer {
   if (envValue) return parseSecretKey(envValue);
+  if (sharedStorage) throw new Error(SHARED_STORAGE_NEEDS_KEY);
   const path = join(dataDir, KEY_FILE);
   try {
     return parseSecretKey(readFileSync(path, 'utf8'));

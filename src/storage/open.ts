@@ -43,7 +43,7 @@ type Backends = Pick<RegistrarConfig, 'storage' | 'cache'>;
  */
 export interface StorageSettings {
   storage: { url: string; postgres?: Backends['storage']['postgres'] };
-  cache: { url: string; redis?: Backends['cache']['redis'] };
+  cache: { url: string; redis?: Backends['cache']['redis']; sqlite_max_mb?: number };
 }
 
 const DEFAULTS = configFileSchema.parse({});
@@ -140,7 +140,12 @@ async function openCache(
   onError: (error: Error) => void,
 ): Promise<Half<Pick<Storage, 'cache' | 'transactions'>>> {
   if (cache.url.startsWith('sqlite:')) {
-    return sqliteCache(openSqlite(sqlitePath(cache.url), { migrate: true }), true);
+    const db = openSqlite(sqlitePath(cache.url), { migrate: true });
+    // A hard cap on the file: past it SQLite refuses writes (SQLITE_FULL) and changes nothing.
+    const pageSize = db.pragma('page_size', { simple: true }) as number;
+    const maxMb = cache.sqlite_max_mb ?? DEFAULTS.cache.sqlite_max_mb;
+    db.pragma(`max_page_count = ${Math.max(16, Math.floor((maxMb * 2 ** 20) / pageSize))}`);
+    return sqliteCache(db, true);
   }
   const redis = openRedis(cache.url, redisOptions(cache, onError));
   return {

@@ -198,74 +198,8 @@ export interface SandboxCache {
   close(): void;
 }
 
-/** A two_step registration between `init` and `complete`: single use, bound to one IdP and one application. */
-export interface RegistrationTransaction {
-  /** Opaque, at least 128 random bits. */
-  id: string;
-  idp_id: string;
-  /** The application (OAuth client) that made it. */
-  client_id: string;
-  /** What the init script returned as `registrationData`, for the complete script. */
-  registration_data: string | null;
-  created_at: number;
-  expires_at: number;
-}
-
-/** Registration transactions. Lives with the CACHE (Redis in a scale-out installation). */
-export interface TransactionStore {
-  create(transaction: RegistrationTransaction): Promise<void>;
-  /**
-   * Removes and returns the live transaction `id` in one atomic step: of many
-   * concurrent consumers exactly one gets it; an expired or unknown one is null.
-   */
-  consume(id: string): Promise<RegistrationTransaction | null>;
-  purgeExpired(): Promise<number>;
-}
-
-/** An issued token, stored only by the sha256 of its value. */
-export interface TokenRecord {
-  /** sha256 (hex) of the token value; the value itself is never stored. */
-  hash: string;
-  kind: 'access' | 'refresh';
-  /** Every token descending from one grant shares a family; revoking it revokes them all. */
-  family_id: string;
-  client_id: string;
-  idp_id: string;
-  /** The user id the complete script returned. */
-  sub: string;
-  scopes: string[];
-  amr: string[];
-  /** The script's other user attributes (for id_token, introspection). */
-  user_details: Record<string, unknown>;
-  issued_at: number;
-  expires_at: number;
-}
-
-export type RotationResult =
-  | { outcome: 'rotated'; token: TokenRecord }
-  /** The refresh token was already rotated or revoked: its family is now revoked. */
-  | { outcome: 'reused' }
-  /** No live refresh token with that hash (never issued, expired, or of another kind). */
-  | { outcome: 'unknown' };
-
-/** Access and refresh tokens. Every method is atomic on its own. */
-export interface TokenStore {
-  /** Stores new tokens together (an access token and its refresh token). */
-  save(tokens: TokenRecord[]): Promise<void>;
-  /** The live (unexpired, unrevoked, not rotated) token with this hash. */
-  findLive(hash: string): Promise<TokenRecord | undefined>;
-  /**
-   * Uses refresh token `hash` once: when it is live, marks it rotated and stores
-   * `successors` in the same step and returns it. When it was already rotated or
-   * revoked (a replay), revokes its whole family instead.
-   */
-  rotate(hash: string, successors: TokenRecord[]): Promise<RotationResult>;
-  /** Revokes one token; true when a live one was revoked. */
-  revoke(hash: string): Promise<boolean>;
-  /** Revokes every token of a family; returns how many were live. */
-  revokeFamily(familyId: string): Promise<number>;
-  purgeExpired(): Promise<number>;
-}
+/** The registration stores (transactions, tokens) live in grant-types.ts; every storage type is exported here. */
+export type * from './grant-types.js';
 
 /** A key that signs id_tokens. The private half is stored only sealed. */
 export interface SigningKeyRecord {

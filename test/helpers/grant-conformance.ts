@@ -1,17 +1,13 @@
 /**
- * Conformance suites for the registration stores (TransactionStore, TokenStore): every
- * backend runs these same cases, written against the interfaces only. Fixtures give a
- * clock the store reads, so expiry is tested without sleeping.
+ * Conformance suite for the TokenStore (the TransactionStore's is in
+ * `transaction-conformance.ts`): every backend runs these same cases, written against the
+ * interface only. Fixtures give a clock the store reads, so expiry is tested without
+ * sleeping.
  */
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { afterEach, beforeEach, describe, test } from 'node:test';
-import type {
-  RegistrationTransaction,
-  TokenRecord,
-  TokenStore,
-  TransactionStore,
-} from '../../src/storage/types.js';
+import type { TokenRecord, TokenStore } from '../../src/storage/types.js';
 
 /** A freshly opened, empty store, with a clock the test moves forward by `ms`. */
 export interface StoreFixture<S> {
@@ -19,99 +15,6 @@ export interface StoreFixture<S> {
   now(): number;
   advance(ms: number): void;
   close(): Promise<void>;
-}
-
-export interface TransactionConformanceOptions {
-  /**
-   * Set (to the reason) when the backend expires transactions on its own (Redis), so
-   * `purgeExpired` may find nothing left to count.
-   */
-  nativeExpiry?: string;
-}
-
-export function transactionStoreConformance(
-  name: string,
-  open: () => Promise<StoreFixture<TransactionStore>>,
-  options: TransactionConformanceOptions = {},
-): void {
-  describe(`TransactionStore conformance: ${name}`, () => {
-    let f: StoreFixture<TransactionStore>;
-    beforeEach(async () => {
-      f = await open();
-    });
-    afterEach(() => f.close());
-
-    const transaction = (extra: Partial<RegistrationTransaction> = {}): RegistrationTransaction => ({
-      id: randomUUID(),
-      idp_id: 'two-step',
-      client_id: 'mobile',
-      registration_data: '{"step":1}',
-      created_at: f.now(),
-      expires_at: f.now() + 300_000,
-      ...extra,
-    });
-
-    test('a transaction is consumed once, with every field as created', async () => {
-      const t = transaction();
-      await f.store.create(t);
-      assert.deepEqual(await f.store.consume(t.id), t);
-      assert.equal(await f.store.consume(t.id), null, 'a replay finds nothing');
-    });
-
-    test('registration data may be null', async () => {
-      const t = transaction({ registration_data: null });
-      await f.store.create(t);
-      assert.equal((await f.store.consume(t.id))?.registration_data, null);
-    });
-
-    test('an unknown id is null', async () => {
-      assert.equal(await f.store.consume('never-created'), null);
-    });
-
-    test('an expired transaction cannot be consumed, even before it is purged', async () => {
-      const t = transaction({ expires_at: f.now() + 1000 });
-      await f.store.create(t);
-      f.advance(1000);
-      assert.equal(await f.store.consume(t.id), null);
-    });
-
-    test('a transaction is live until the millisecond it expires', async () => {
-      const t = transaction({ expires_at: f.now() + 1000 });
-      await f.store.create(t);
-      f.advance(999);
-      assert.equal((await f.store.consume(t.id))?.id, t.id);
-    });
-
-    test('of 100 concurrent consumers exactly one wins', async () => {
-      const t = transaction();
-      await f.store.create(t);
-      const results = await Promise.all(Array.from({ length: 100 }, () => f.store.consume(t.id)));
-      assert.equal(results.filter((r) => r !== null).length, 1);
-    });
-
-    test('creating an id that exists fails and leaves the first one intact', async () => {
-      const t = transaction();
-      await f.store.create(t);
-      await assert.rejects(f.store.create({ ...t, idp_id: 'other' }));
-      assert.equal((await f.store.consume(t.id))?.idp_id, 'two-step');
-    });
-
-    test('purgeExpired removes only expired transactions', async () => {
-      const old = transaction({ expires_at: f.now() + 10 });
-      const fresh = transaction();
-      await f.store.create(old);
-      await f.store.create(fresh);
-      f.advance(10);
-      const purged = await f.store.purgeExpired();
-      if (options.nativeExpiry) {
-        assert.ok(purged >= 0 && purged <= 1, `purged ${purged} (${options.nativeExpiry})`);
-      } else {
-        assert.equal(purged, 1);
-      }
-      assert.equal(await f.store.consume(old.id), null, 'the expired one is gone');
-      assert.equal((await f.store.consume(fresh.id))?.id, fresh.id);
-    });
-  });
 }
 
 export function tokenStoreConformance(name: string, open: () => Promise<StoreFixture<TokenStore>>): void {
@@ -165,7 +68,7 @@ export function tokenStoreConformance(name: string, open: () => Promise<StoreFix
       const [, refresh] = grant(family);
       await f.store.save([refresh]);
       const next = grant(family);
-      const result = await f.store.rotate(refresh.hash, [...next]);
+      const result = await f.store.rotate(refresh.hash, 'mobile', [...next]);
       assert.equal(result.outcome, 'rotated');
       assert.deepEqual(result.outcome === 'rotated' && result.token, refresh);
       assert.equal(await f.store.findLive(refresh.hash), undefined, 'the used token is no longer live');
@@ -178,8 +81,10 @@ export function tokenStoreConformance(name: string, open: () => Promise<StoreFix
       const [access, refresh] = grant(family);
       await f.store.save([access, refresh]);
       const next = grant(family);
-      await f.store.rotate(refresh.hash, [...next]);
-      assert.deepEqual(await f.store.rotate(refresh.hash, [...grant(family)]), { outcome: 'reused' });
+      await f.store.rotate(refresh.hash, 'mobile', [...next]);
+      assert.deepEqual(await f.store.rotate(refresh.hash, 'mobile', [...grant(family)]), {
+        outcome: 'reused',
+      });
       for (const t of [access, ...next])
         assert.equal(await f.store.findLive(t.hash), undefined, `${t.kind} revoked`);
     });
@@ -189,7 +94,7 @@ export function tokenStoreConformance(name: string, open: () => Promise<StoreFix
       const [, refresh] = grant(family);
       await f.store.save([refresh]);
       const results = await Promise.all(
-        Array.from({ length: 20 }, () => f.store.rotate(refresh.hash, [...grant(family)])),
+        Array.from({ length: 20 }, () => f.store.rotate(refresh.hash, 'mobile', [...grant(family)])),
       );
       assert.equal(results.filter((r) => r.outcome === 'rotated').length, 1);
     });
@@ -199,9 +104,38 @@ export function tokenStoreConformance(name: string, open: () => Promise<StoreFix
       const expired = token('refresh', 'fam', { expires_at: f.now() + 10 });
       await f.store.save([access, expired]);
       f.advance(10);
-      assert.deepEqual(await f.store.rotate(access.hash, []), { outcome: 'unknown' });
-      assert.deepEqual(await f.store.rotate('nope', []), { outcome: 'unknown' });
-      assert.deepEqual(await f.store.rotate(expired.hash, []), { outcome: 'unknown' });
+      assert.deepEqual(await f.store.rotate(access.hash, 'mobile', []), { outcome: 'unknown' });
+      assert.deepEqual(await f.store.rotate('nope', 'mobile', []), { outcome: 'unknown' });
+      assert.deepEqual(await f.store.rotate(expired.hash, 'mobile', []), { outcome: 'unknown' });
+    });
+
+    test('a refresh token presented by another client is unknown to it: nothing rotates, nothing is revoked', async () => {
+      const family = randomUUID();
+      const [access, refresh] = grant(family);
+      await f.store.save([access, refresh]);
+      const stolen = grant(family);
+      assert.deepEqual(await f.store.rotate(refresh.hash, 'other-app', [...stolen]), { outcome: 'unknown' });
+      assert.ok(await f.store.findLive(refresh.hash), 'the live refresh token stays live');
+      for (const t of stolen) assert.equal(await f.store.findLive(t.hash), undefined, 'no successor stored');
+
+      const next = grant(family);
+      assert.equal((await f.store.rotate(refresh.hash, 'mobile', [...next])).outcome, 'rotated');
+      assert.deepEqual(
+        await f.store.rotate(refresh.hash, 'other-app', []),
+        { outcome: 'unknown' },
+        'a used token replayed by another client is not a reuse of its family',
+      );
+      for (const t of next)
+        assert.ok(await f.store.findLive(t.hash), `the owner's ${t.kind} token stays live`);
+
+      await f.store.revoke(next[1].hash);
+      assert.deepEqual(await f.store.rotate(next[1].hash, 'other-app', []), { outcome: 'unknown' });
+      assert.ok(
+        await f.store.findLive(next[0].hash),
+        'a revoked token replayed by another client revokes nothing',
+      );
+      assert.deepEqual(await f.store.rotate(refresh.hash, 'mobile', []), { outcome: 'reused' });
+      assert.equal(await f.store.findLive(next[0].hash), undefined, 'the owner replaying it still revokes');
     });
 
     test('revoke ends one token and says whether it was live', async () => {
@@ -218,7 +152,7 @@ export function tokenStoreConformance(name: string, open: () => Promise<StoreFix
       const [access, refresh] = grant(family);
       await f.store.save([access, refresh]);
       await f.store.revoke(refresh.hash);
-      assert.deepEqual(await f.store.rotate(refresh.hash, []), { outcome: 'reused' });
+      assert.deepEqual(await f.store.rotate(refresh.hash, 'mobile', []), { outcome: 'reused' });
       assert.equal(await f.store.findLive(access.hash), undefined);
     });
 

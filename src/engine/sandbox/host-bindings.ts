@@ -53,6 +53,8 @@ export function createHostBindings(
   outbound: OutboundCalls,
 ): HostBindings {
   let pending = new Map<string, CacheWrite>();
+  /** Bytes of keys and values in `pending`. */
+  let pendingBytes = 0;
   let cache = realCache;
   let calls: CallBudget | null = null;
   const checkKey = (method: string, key: unknown): string => {
@@ -76,6 +78,23 @@ export function createHostBindings(
     if (typeof ttl !== 'number' || !(ttl > 0) || ttl > limits.max_ttl_seconds) {
       throw scriptError(`CACHE.store: ttlSeconds must be between 0 and ${limits.max_ttl_seconds}`);
     }
+    const previous = pending.get(key);
+    const size = Buffer.byteLength(key, 'utf8') + bytes;
+    const total =
+      pendingBytes -
+      (previous ? Buffer.byteLength(key, 'utf8') + Buffer.byteLength(previous[1], 'utf8') : 0) +
+      size;
+    if (!previous && pending.size >= limits.max_stores_per_execution) {
+      throw scriptError(
+        `CACHE.store: an execution may store at most ${limits.max_stores_per_execution} keys`,
+      );
+    }
+    if (total > limits.max_store_bytes_per_execution) {
+      throw scriptError(
+        `CACHE.store: an execution may store at most ${limits.max_store_bytes_per_execution} bytes in all`,
+      );
+    }
+    pendingBytes = total;
     pending.delete(key);
     pending.set(key, [key, json, Math.round(ttl * 1000)]);
   };
@@ -84,6 +103,8 @@ export function createHostBindings(
     return stored ? stored[1] : cache.getSync(key);
   };
   const remove = (key: string): boolean => {
+    const dropped = pending.get(key);
+    if (dropped) pendingBytes -= Buffer.byteLength(key, 'utf8') + Buffer.byteLength(dropped[1], 'utf8');
     const hadPending = pending.delete(key);
     return cache.deleteSync(key) || hadPending;
   };
@@ -117,12 +138,14 @@ export function createHostBindings(
     http: new ivm.Reference((requestJson: string) => outbound.call(calls, requestJson)),
     begin(scratch, budget) {
       pending = new Map();
+      pendingBytes = 0;
       cache = scratch ?? realCache;
       calls = budget ?? null;
     },
     takeWrites() {
       const writes = [...pending.values()];
       pending = new Map();
+      pendingBytes = 0;
       cache = realCache;
       calls = null;
       return writes;

@@ -21,13 +21,15 @@ const SQL = {
   // the others no longer match `state = 'live'`. Successors are stored in the same statement.
   rotate: `WITH used AS (
       UPDATE tokens SET state = 'rotated'
-      WHERE hash = $1 AND kind = 'refresh' AND state = 'live' AND expires_at > $2
+      WHERE hash = $1 AND kind = 'refresh' AND client_id = $4 AND state = 'live' AND expires_at > $2
       RETURNING ${COLUMNS}),
     successors AS (${tokensFrom(3)} WHERE EXISTS (SELECT 1 FROM used))
     SELECT ${COLUMNS} FROM used`,
-  // A presented refresh token that is not live (rotated or revoked) revokes its family.
+  // A presented refresh token that is not live (rotated or revoked) revokes its family,
+  // when its own client presents it: another client's replay is an unknown token.
   replay: `WITH presented AS (
-      SELECT family_id, state FROM tokens WHERE hash = $1 AND kind = 'refresh' AND expires_at > $2),
+      SELECT family_id, state FROM tokens
+      WHERE hash = $1 AND kind = 'refresh' AND client_id = $3 AND expires_at > $2),
     family AS (
       UPDATE tokens SET state = 'revoked'
       WHERE family_id = (SELECT family_id FROM presented WHERE state <> 'live') AND state <> 'revoked')
@@ -66,13 +68,13 @@ export class PostgresTokenStore implements TokenStore {
     return rows[0] && fromRow(rows[0]);
   }
 
-  async rotate(hash: string, successors: TokenRecord[]): Promise<RotationResult> {
+  async rotate(hash: string, clientId: string, successors: TokenRecord[]): Promise<RotationResult> {
     const now = this.now();
-    const used = await this.query<TokenRow>('rotate', [hash, now, toJson(successors)]);
+    const used = await this.query<TokenRow>('rotate', [hash, now, toJson(successors), clientId]);
     if (used.rows[0]) return { outcome: 'rotated', token: fromRow(used.rows[0]) };
     // Not live now: rotated or revoked (a replay), or unknown. A state never returns to
     // live, so nothing can rotate it between the two statements.
-    const { rows } = await this.query<{ state: string }>('replay', [hash, now]);
+    const { rows } = await this.query<{ state: string }>('replay', [hash, now, clientId]);
     const state = rows[0]?.state;
     return state === undefined || state === 'live' ? { outcome: 'unknown' } : { outcome: 'reused' };
   }

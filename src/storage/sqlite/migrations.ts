@@ -100,4 +100,8 @@ export const MIGRATIONS: readonly string[] = [
   `
   ALTER TABLE identity_providers ADD COLUMN http TEXT;
   `,
+  `
+  ALTER TABLE registration_transactions ADD COLUMN claim_token TEXT;
+  ALTER TABLE registration_transactions ADD COLUMN claimed_until INTEGER;
+  `,
 ];

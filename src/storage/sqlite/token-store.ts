@@ -77,17 +77,22 @@ export class SqliteTokenStore implements TokenStore {
         );
       }
     });
-    this.rotateTx = db.transaction((hash: string, successors: TokenRecord[], now: number): RotationResult => {
-      const row = this.s.get.get(hash);
-      if (row?.kind !== 'refresh' || row.expires_at <= now) return { outcome: 'unknown' };
-      if (row.state !== 'live') {
-        this.s.revokeFamilyAll.run(row.family_id);
-        return { outcome: 'reused' };
-      }
-      this.s.markRotated.run(hash);
-      this.saveTx(successors);
-      return { outcome: 'rotated', token: fromRow(row) };
-    });
+    this.rotateTx = db.transaction(
+      (hash: string, clientId: string, successors: TokenRecord[], now: number): RotationResult => {
+        const row = this.s.get.get(hash);
+        // Another client's token is unknown to this one: its replay must not revoke the owner's grant.
+        if (row?.kind !== 'refresh' || row.client_id !== clientId || row.expires_at <= now) {
+          return { outcome: 'unknown' };
+        }
+        if (row.state !== 'live') {
+          this.s.revokeFamilyAll.run(row.family_id);
+          return { outcome: 'reused' };
+        }
+        this.s.markRotated.run(hash);
+        this.saveTx(successors);
+        return { outcome: 'rotated', token: fromRow(row) };
+      },
+    );
   }
 
   async save(tokens: TokenRecord[]): Promise<void> {
@@ -99,8 +104,8 @@ export class SqliteTokenStore implements TokenStore {
     return row && row.state === 'live' && row.expires_at > this.now() ? fromRow(row) : undefined;
   }
 
-  async rotate(hash: string, successors: TokenRecord[]): Promise<RotationResult> {
-    return this.rotateTx.immediate(hash, successors, this.now());
+  async rotate(hash: string, clientId: string, successors: TokenRecord[]): Promise<RotationResult> {
+    return this.rotateTx.immediate(hash, clientId, successors, this.now());
   }
 
   async revoke(hash: string): Promise<boolean> {
