@@ -6,11 +6,13 @@ import { ScriptEngine } from './engine/engine.js';
 import { EngineMetrics } from './engine/metrics.js';
 import { createAuthenticators } from './http/authenticate.js';
 import type { Logger } from './logging.js';
+import { AuthMetrics } from './metrics/auth.js';
 import { createMetricsRegistry } from './metrics/registry.js';
 import { IdTokenSigner } from './oauth/id-token.js';
 import { TokenService } from './oauth/tokens.js';
 import { OutboundHttp } from './outbound/client.js';
 import { OutboundMetrics } from './outbound/metrics.js';
+import { AuthGuard } from './security/auth-guard.js';
 import { CredentialCache } from './security/credential-cache.js';
 import { openStorage, redisOptions } from './storage/open.js';
 
@@ -45,7 +47,9 @@ export async function createDeps(
     });
     const authenticators = await createAuthenticators(
       storage.config,
-      () => new CredentialCache(config.server.credential_cache_ttl_seconds * 1000),
+      (slowVerify) =>
+        new CredentialCache(config.server.credential_cache_ttl_seconds * 1000, Date.now, slowVerify),
+      new AuthGuard(config.server, new AuthMetrics(metrics)),
       config.server.scrypt_log_n,
     );
     const purge = setInterval(() => {

@@ -452,15 +452,18 @@ describe('CredentialCache', () => {
     assert.equal(calls.length, 1);
   });
 
-  test('pays it again after the TTL', async () => {
+  test('pays it again a TTL after its last use (each use extends it)', async () => {
     const { cache, clock, calls } = setup(60_000);
     assert.equal(await cache.verify('c', 's1', 'h1'), true);
     clock.now += 59_999;
     assert.equal(await cache.verify('c', 's1', 'h1'), true);
     assert.equal(calls.length, 1, 'still cached just before the TTL');
-    clock.now += 1;
+    clock.now += 59_999;
     assert.equal(await cache.verify('c', 's1', 'h1'), true);
-    assert.equal(calls.length, 2, 'verified again at the TTL');
+    assert.equal(calls.length, 1, 'the use before extended it');
+    clock.now += 60_000;
+    assert.equal(await cache.verify('c', 's1', 'h1'), true);
+    assert.equal(calls.length, 2, 'verified again a TTL after the last use');
     assert.equal(await cache.verify('c', 's1', 'h1'), true);
     assert.equal(calls.length, 2, 'and cached again after that');
   });

@@ -35,6 +35,7 @@ async function authorize(request: FastifyRequest, deps: AdminDeps): Promise<void
   // Admin bodies are JSON, so the credentials can only come as Basic.
   const client = await deps.authenticator.authenticate(
     readClientCredentials(request.headers.authorization, undefined),
+    request.ip,
   );
   request.adminClient = client.client_id;
   if (auth === undefined || auth === 'none' || !('apiClient' in auth)) {

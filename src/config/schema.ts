@@ -51,6 +51,24 @@ const serverSchema = z.strictObject({
   scrypt_log_n: z.int().min(10).max(20).default(15),
   /** How long a verified client secret is remembered, so scrypt is not paid per request. */
   credential_cache_ttl_seconds: z.int().min(0).max(3600).default(60),
+  /**
+   * Secret verifications (scrypt) run at once, on libuv's thread pool (4 threads unless
+   * UV_THREADPOOL_SIZE says otherwise): the rest of the pool stays free for other work.
+   */
+  scrypt_concurrency: z.int().min(1).max(64).default(2),
+  /** Secret verifications that may wait; beyond that an attempt is `invalid_client` at once, unhashed. */
+  scrypt_queue: z.int().min(0).max(10_000).default(64),
+  /** Failed authentications per client id per window before it is throttled (0: no limit). */
+  auth_failures_per_client: z.int().min(0).max(100_000).default(10),
+  /**
+   * Failed authentications per source address (an IPv6 address counts by its /64) per window
+   * before it is throttled (0: no limit). Behind a proxy every caller has the proxy's address.
+   */
+  auth_failures_per_address: z.int().min(0).max(100_000).default(20),
+  /** The throttle's window: a key's failures drain at its limit per window. */
+  auth_failure_window_seconds: z.int().min(1).max(86_400).default(60),
+  /** Client ids, and addresses, the throttle tracks at most (the least recently failed are dropped first). */
+  auth_failure_tracked_keys: z.int().min(100).max(10_000_000).default(50_000),
   /** How often a node checks storage for property changes made elsewhere (another node, the CLI). */
   config_refresh_ms: z.int().min(100).max(600_000).default(1000),
   /** Accept a caller's `X-Request-Id` (when it is 1-64 safe characters) instead of generating one. */

@@ -33,3 +33,14 @@ export function processRssMb(pid: number): number | undefined {
     return undefined;
   }
 }
+
+/** True when the process (its main thread) is asleep, not running or waiting for a core; undefined when unknown. */
+export function processSleeping(pid: number): boolean | undefined {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const state = stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3);
+    return state === 'S' || state === 'D';
+  } catch {
+    return undefined;
+  }
+}

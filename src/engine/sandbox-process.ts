@@ -1,5 +1,5 @@
 import { type ChildProcess, fork } from 'node:child_process';
-import { readdirSync, writeFileSync } from 'node:fs';
+import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { setPriority } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { nowMs } from './clock.js';
@@ -14,6 +14,36 @@ const EXEC_ARGV = [
   '--no-node-snapshot',
   ...(runningFromSource ? ['--import', import.meta.resolve('tsx')] : []),
 ];
+
+/**
+ * Kills sandbox processes left behind by an earlier server that died without stopping them
+ * (SIGKILL): a demoted one paused at that moment stays stopped forever, since its session of
+ * its own is not an orphaned process group the kernel would wake. A sandbox process whose
+ * parent is gone (adopted by init) is never doing useful work. Linux only; best effort.
+ */
+export function reapOrphanedSandboxes(): number {
+  let reaped = 0;
+  let entries: string[] = [];
+  try {
+    entries = readdirSync('/proc');
+  } catch {
+    return 0;
+  }
+  for (const entry of entries) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      const stat = readFileSync(`/proc/${entry}/stat`, 'utf8');
+      const ppid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
+      if (ppid !== 1) continue;
+      if (!readFileSync(`/proc/${entry}/cmdline`, 'utf8').includes(ENTRY)) continue;
+      process.kill(Number(entry), 'SIGKILL');
+      reaped++;
+    } catch {
+      // gone meanwhile, or not ours to signal
+    }
+  }
+  return reaped;
+}
 
 /** The nice value of a demoted process: it gets the CPU only when nobody else wants it. */
 export const DEMOTED_NICE = 19;

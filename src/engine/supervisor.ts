@@ -2,7 +2,7 @@ import type { ScriptLimits } from '../config/schema.js';
 import type { Logger } from '../logging.js';
 import { nowMs } from './clock.js';
 import type { EngineCapacity, IdpShare } from './limits.js';
-import { processCpuMs, processRssMb } from './process-cpu.js';
+import { processCpuMs, processRssMb, processSleeping } from './process-cpu.js';
 import {
   type CacheEntry,
   type ChildMessage,
@@ -16,7 +16,7 @@ import {
   type ScriptArgs,
   type ScriptRef,
 } from './protocol.js';
-import { type Run, SandboxProcess } from './sandbox-process.js';
+import { type Run, reapOrphanedSandboxes, SandboxProcess } from './sandbox-process.js';
 import { FairQueues } from './scheduler/fair-queues.js';
 import { type Job, type JobHttp, syncBudgetMs } from './scheduler/job.js';
 import { ScriptHistory } from './scheduler/script-history.js';
@@ -97,6 +97,9 @@ export class SandboxSupervisor {
 
   /** Starts the base processes and resolves when all of them are ready. */
   async start(): Promise<void> {
+    const reaped = reapOrphanedSandboxes();
+    if (reaped > 0)
+      this.options.logger.warn({ reaped }, 'killed sandbox processes an earlier server left behind');
     const { baseProcesses } = this.options.capacity;
     await Promise.all(Array.from({ length: baseProcesses }, () => this.spawn('base')));
     this.ticker = setInterval(() => this.tick(), TICK_MS);
@@ -519,8 +522,8 @@ export class SandboxSupervisor {
   /**
    * Demotes `p` when its running execution has run past the threshold (plus an allowance
    * when the process compiled the script first) while burning CPU: a quick script that
-   * only waits for a busy core is left alone. Three thresholds later it is demoted whatever
-   * it does (a blocking wait holds the process as much as a loop).
+   * only waits for a busy core is left alone. Three thresholds later one that sleeps (a
+   * blocking wait) is demoted too; one still waiting for a core never is.
    */
   private considerDemotion(p: SandboxProcess, head: Run, ran: number): void {
     const threshold = this.options.capacity.demoteAfterMs + (head.cold ? COLD_ALLOWANCE_MS : 0);
@@ -530,8 +533,15 @@ export class SandboxSupervisor {
     if (ran <= threshold) return;
     const sample = head.cpuSample;
     const busy = ((processCpuMs(p.pid) ?? 0) - sample.cpuMs) / Math.max(1, now - sample.at);
-    if (busy >= HOT_CPU_SHARE || ran > threshold + 3 * this.options.capacity.demoteAfterMs)
+    if (busy >= HOT_CPU_SHARE) {
       this.demote(p, head);
+      return;
+    }
+    // Not burning CPU: blocked (Atomics.wait holds the process as much as a loop) or starved
+    // on an overloaded machine. Only a blocked one is demoted, three thresholds later.
+    if (ran > threshold + 3 * this.options.capacity.demoteAfterMs && processSleeping(p.pid)) {
+      this.demote(p, head);
+    }
   }
 
   private demote(p: SandboxProcess, head: Run): void {

@@ -4,7 +4,6 @@
  * refused unless explicitly permitted). Pure logic; the HTTP client wires it in by calling
  * `checkUrl` before a request and passing `createCheckedLookup(...)` as the socket's `lookup`.
  */
-import { lookup as dnsLookup } from 'node:dns/promises';
 import { isIP, type LookupFunction } from 'node:net';
 import {
   type AddressCategory,
@@ -15,6 +14,7 @@ import {
   parseCidr,
 } from './address-ranges.js';
 import { type AllowEntry, type AllowScheme, DEFAULT_PORTS, parseAllowEntry } from './allow-entry.js';
+import { createSystemResolver } from './system-resolver.js';
 
 export {
   type AllowEntry,
@@ -189,7 +189,8 @@ export function compilePolicy(installation: EgressConfig, idp?: Partial<EgressCo
   return { entries, addresses, checkUrl, checkAddress };
 }
 
-const defaultResolver: Resolver = (hostname) => dnsLookup(hostname, { all: true, verbatim: true });
+/** The hosts file, then DNS through c-ares: never libuv's thread pool, where scrypt runs. */
+const defaultResolver: Resolver = createSystemResolver();
 
 function wantedFamily(family: number | string | undefined): 0 | 4 | 6 {
   if (family === 4 || family === 'IPv4') return 4;

@@ -9,7 +9,7 @@ interface Entry {
 
 /**
  * Verifies client secrets against their scrypt hashes, remembering successes for a
- * short time so the slow hash is not paid on every request.
+ * short time after their last use (sliding), so the slow hash is not paid on every request.
  *
  * Only an HMAC of the presented secret (under a key that never leaves this process)
  * is kept. An entry is valid only while the client's stored hash is the one it was
@@ -32,21 +32,14 @@ export class CredentialCache {
     private readonly slowVerify: (secret: string, hash: string) => Promise<boolean> = verifySecret,
   ) {}
 
+  /** True when this secret was verified against this hash within the TTL (no slow hash is paid). */
+  cached(clientId: string, presentedSecret: string, storedHash: string): boolean {
+    return this.matches(clientId, this.macOf(clientId, presentedSecret), storedHash);
+  }
+
   async verify(clientId: string, presentedSecret: string, storedHash: string): Promise<boolean> {
-    const mac = createHmac('sha256', this.macKey)
-      .update(clientId)
-      .update('\0')
-      .update(presentedSecret)
-      .digest();
-    const entry = this.entries.get(clientId);
-    if (
-      entry &&
-      entry.secretHash === storedHash &&
-      entry.expiresAt > this.now() &&
-      timingSafeEqual(entry.mac, mac)
-    ) {
-      return true;
-    }
+    const mac = this.macOf(clientId, presentedSecret);
+    if (this.matches(clientId, mac, storedHash)) return true;
     const key = `${clientId}\0${mac.toString('base64')}\0${storedHash}`;
     const pending = this.inFlight.get(key);
     if (pending) return pending;
@@ -62,6 +55,26 @@ export class CredentialCache {
     } finally {
       this.inFlight.delete(key);
     }
+  }
+
+  private macOf(clientId: string, presentedSecret: string): Buffer {
+    return createHmac('sha256', this.macKey).update(clientId).update('\0').update(presentedSecret).digest();
+  }
+
+  /** A match also extends the entry: a client in steady use is not re-hashed (nor locked out while throttled). */
+  private matches(clientId: string, mac: Buffer, storedHash: string): boolean {
+    const entry = this.entries.get(clientId);
+    const now = this.now();
+    if (
+      entry === undefined ||
+      entry.secretHash !== storedHash ||
+      entry.expiresAt <= now ||
+      !timingSafeEqual(entry.mac, mac)
+    ) {
+      return false;
+    }
+    entry.expiresAt = now + this.ttlMs;
+    return true;
   }
 
   forget(clientId: string): void {

@@ -42,9 +42,14 @@ export class RawConnection {
     });
   }
 
-  /** Writes raw bytes (`\r\n` line ends are the caller's). */
-  send(text: string): void {
-    this.socket.write(text);
+  /** Writes raw bytes (`\r\n` line ends are the caller's); a string is sent as UTF-8. */
+  send(data: string | Uint8Array): void {
+    this.socket.write(data);
+  }
+
+  /** Ends the client's side of the connection (a half-close: answers can still arrive). */
+  end(): void {
+    this.socket.end();
   }
 
   /** Waits for the next complete response (Content-Length or chunked), or fails after `timeoutMs`. */
