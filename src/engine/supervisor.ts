@@ -219,7 +219,9 @@ export class SandboxSupervisor {
   private place(job: Job): boolean {
     const { tenant, share } = job;
     if (tenant.inFlight >= share.maxExecutions) return false;
-    const slow = this.history.isSlow(job.script.key);
+    // A slow script runs in demoted processes, unless none can exist (the maximum is taken by
+    // normal ones): then it runs like any other rather than never.
+    const slow = this.history.isSlow(job.script.key) && this.demotedPoolPossible();
     const underCap = tenant.held < share.maxProcesses;
     let target: SandboxProcess | undefined;
     if (job.http) {
@@ -348,6 +350,17 @@ export class SandboxSupervisor {
       live++;
       syncCapable++;
     }
+  }
+
+  /** A demoted process of its own exists or could be started (below the maximum). */
+  private demotedPoolPossible(): boolean {
+    let live = 0;
+    for (const p of this.processes) {
+      if (p.retired) continue;
+      if (p.demoted && p.ownSession) return true;
+      live++;
+    }
+    return live < this.options.capacity.maxProcesses;
   }
 
   /** Stops one idle demoted process to make room; false when there is none. */
