@@ -4,21 +4,30 @@ import { readFileSync } from 'node:fs';
 const TICKS_PER_SECOND = 100;
 
 /**
+ * The fields of /proc/PID/stat after the command name (which may hold spaces and
+ * parentheses): index 0 is the state, 1 the parent pid, 11 and 12 utime and stime.
+ * Undefined where there is no /proc or the process is gone.
+ */
+export function procStatFields(pid: number | string): string[] | undefined {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    return stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  } catch {
+    return undefined;
+  }
+}
+
+/**
  * CPU time (user + system, all threads) a process has used so far, in ms, read from
  * /proc (10 ms resolution); undefined where there is no /proc or the process is gone.
  * isolated-vm reports a running isolate's CPU time as wall time since it was entered, so
  * this is how the CPU of an execution that may be paused or starved is measured.
  */
 export function processCpuMs(pid: number): number | undefined {
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    // "pid (comm) state ..." : comm may hold spaces; utime and stime are fields 14 and 15.
-    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    const ticks = Number(fields[11]) + Number(fields[12]);
-    return Number.isFinite(ticks) ? (ticks * 1000) / TICKS_PER_SECOND : undefined;
-  } catch {
-    return undefined;
-  }
+  const fields = procStatFields(pid);
+  if (!fields) return undefined;
+  const ticks = Number(fields[11]) + Number(fields[12]);
+  return Number.isFinite(ticks) ? (ticks * 1000) / TICKS_PER_SECOND : undefined;
 }
 
 /** Bytes per page of /proc/PID/statm (4 KiB on the platforms Registrar runs on). */
@@ -36,11 +45,6 @@ export function processRssMb(pid: number): number | undefined {
 
 /** True when the process (its main thread) is asleep, not running or waiting for a core; undefined when unknown. */
 export function processSleeping(pid: number): boolean | undefined {
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    const state = stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3);
-    return state === 'S' || state === 'D';
-  } catch {
-    return undefined;
-  }
+  const state = procStatFields(pid)?.[0];
+  return state === undefined ? undefined : state === 'S' || state === 'D';
 }

@@ -3,6 +3,7 @@ import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { setPriority } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { nowMs } from './clock.js';
+import { procStatFields } from './process-cpu.js';
 import type { ChildMessage, ExecMessage, ParentMessage } from './protocol.js';
 import type { Tenant } from './scheduler/fair-queues.js';
 import type { Job } from './scheduler/job.js';
@@ -32,9 +33,7 @@ export function reapOrphanedSandboxes(): number {
   for (const entry of entries) {
     if (!/^\d+$/.test(entry)) continue;
     try {
-      const stat = readFileSync(`/proc/${entry}/stat`, 'utf8');
-      const ppid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
-      if (ppid !== 1) continue;
+      if (procStatFields(entry)?.[1] !== '1') continue;
       if (!readFileSync(`/proc/${entry}/cmdline`, 'utf8').includes(ENTRY)) continue;
       process.kill(Number(entry), 'SIGKILL');
       reaped++;
