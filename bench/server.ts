@@ -2,10 +2,11 @@
  * The server under benchmark: the real app on a temp SQLite database (or on
  * BENCH_STORAGE_URL / BENCH_CACHE_URL: PostgreSQL and Redis), plus one
  * baseline route that does the same Basic authentication and JSON parsing as the
- * backchannel but runs no script. Prints `{"port": N}` on stdout when listening.
+ * backchannel but runs no script. Writes `{"port": N, "pid": N}` on fd 3 when listening;
+ * logs on stdout.
  */
 import { randomBytes } from 'node:crypto';
-import { mkdtempSync } from 'node:fs';
+import { mkdtempSync, writeSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { buildApp } from '../src/app.js';
@@ -79,7 +80,8 @@ const config = parseConfig(
   },
   { baseDir: dataDir, dataDir },
 );
-const logger = createLogger('warn');
+// Logs as in production: level info (BENCH_LOG_LEVEL to change) on stdout, which bench/run.ts points at a file.
+const logger = createLogger(process.env.BENCH_LOG_LEVEL ?? 'info');
 const deps = await createDeps(config, { logger, secretKey: randomBytes(32) });
 const app = buildApp(config, deps);
 
@@ -103,7 +105,7 @@ app.register(async (scope) => {
 });
 
 const address = await app.listen({ host: '127.0.0.1', port: 0 });
-process.stdout.write(`${JSON.stringify({ port: Number(new URL(address).port), pid: process.pid })}\n`);
+writeSync(3, `${JSON.stringify({ port: Number(new URL(address).port), pid: process.pid })}\n`);
 process.on('SIGTERM', () => {
   app.close().then(() => process.exit(0));
 });

@@ -5,7 +5,7 @@ import { adminRoutes } from './admin/routes.js';
 import type { RegistrarConfig } from './config/load.js';
 import type { ScriptEngine } from './engine/engine.js';
 import type { EngineMetrics } from './engine/metrics.js';
-import { installAuditLog } from './http/audit.js';
+import { auditEvent } from './http/audit.js';
 import type { ApiClientAuthenticator, ApplicationAuthenticator } from './http/authenticate.js';
 import { installErrorHandling } from './http/errors.js';
 import { healthRoutes } from './http/health.js';
@@ -69,23 +69,19 @@ export function buildApp(config: RegistrarConfig, deps: AppDeps): FastifyInstanc
     reply.header('pragma', 'no-cache');
   });
   installRequestGuards(app, deps.logger);
-  app.addHook('onResponse', async (request, reply) => {
-    request.log.info(
-      {
-        method: request.method,
-        url: request.url,
-        status: reply.statusCode,
-        ms: Math.round(reply.elapsedTime),
-      },
-      'request completed',
-    );
+  // One line per request: the access log, carrying the audit event of registration and token requests.
+  app.addHook('onResponse', (request, reply, done) => {
+    const status = reply.statusCode;
+    const audit = auditEvent(request, status);
+    const line = { method: request.method, url: request.url, status, ms: Math.round(reply.elapsedTime) };
+    request.log.info(audit ? { ...line, audit } : line, 'request completed');
+    done();
   });
   app.addHook('onClose', async () => deps.close());
 
   installErrorHandling(app);
   // Before any route plugin: every scope inherits the JSON parser (empty body, depth bound).
   installJsonBodyParser(app);
-  installAuditLog(app);
   // Before any route: it collects every route's doc for /openapi.json and /docs.
   installOpenApi(app, { version });
   app.register(healthRoutes, { storage: deps.storage, engine: deps.engine });

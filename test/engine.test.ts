@@ -642,6 +642,9 @@ describe('sandbox supervisor', () => {
     process.kill(victim, 'SIGKILL');
     const res = await inFlight;
     t.diagnostic(`the request in flight during the kill answered ${res.statusCode}`);
+    // While its replacement starts, the node stays ready: what arrives waits for it.
+    const starting = await r.app.inject({ method: 'GET', url: '/readyz' });
+    assert.equal(starting.statusCode, 200, `ready while the replacement starts: ${starting.body}`);
     if (res.statusCode === 500) {
       fails(r, res, /sandbox_crashed|sandbox process exited/);
     } else {

@@ -49,6 +49,16 @@ describe('src/server.ts with the demo config (no REGISTRAR_CONFIG)', () => {
     rmSync(dataDir, { recursive: true, force: true });
   });
 
+  /** The first log line that matches, waiting up to 1 s for it (the log is flushed at least every 250 ms). */
+  async function logLine(match: (line: Record<string, unknown>) => boolean) {
+    const deadline = Date.now() + 1000;
+    for (;;) {
+      const line = server.logLines().find(match);
+      if (line || Date.now() > deadline) return line;
+      await new Promise((resolve) => setTimeout(resolve, 20));
+    }
+  }
+
   test('/healthz and /readyz answer 200', async () => {
     const health = await fetch(`${base}/healthz`);
     assert.equal(health.status, 200);
@@ -99,7 +109,12 @@ describe('src/server.ts with the demo config (no REGISTRAR_CONFIG)', () => {
     assert.equal(statSync(key).mode & 0o777, 0o600);
   });
 
-  test('the log is JSON lines: it warns about the generated key and never contains the demo secret', () => {
+  test('the log is JSON lines: it warns about the generated key and never contains the demo secret', async () => {
+    // Stdout is written asynchronously: what an idle server buffered goes out within 250 ms.
+    await logLine(
+      (line) =>
+        line.msg === 'request completed' && line.url === '/oauth/api/v3/custom-registration/qr/backchannel',
+    );
     const lines = server.logLines();
     assert.ok(lines.length > 0, `there are JSON log lines:\n${server.output()}`);
     const warning = lines.find(
@@ -122,8 +137,8 @@ describe('src/server.ts with the demo config (no REGISTRAR_CONFIG)', () => {
     assert.ok(!server.stderr.includes(DEMO_CLIENT.secret), 'stderr never contains the demo secret');
   });
 
-  test('script LOG lines reach the server log tagged with IdP, script kind and request id', () => {
-    const line = server.logLines().find((l) => l.msg === 'storing userId: user-4711');
+  test('script LOG lines reach the server log tagged with IdP, script kind and request id', async () => {
+    const line = await logLine((l) => l.msg === 'storing userId: user-4711');
     assert.ok(line, `the qr script's LOG.info line is logged:\n${server.stdout}`);
     assert.equal(line.idp, 'qr');
     assert.equal(line.script_kind, 'backchannel');

@@ -175,6 +175,14 @@ const engineSchema = z.strictObject({
    * Default: the machine's memory over twice `max_sandbox_processes`, within 256–1024 MiB.
    */
   sandbox_max_rss_mb: z.int().min(64).max(65_536).optional(),
+  /**
+   * How much expected CPU time (ms) of scripts known to be quick may wait in one sandbox
+   * process's pipe, so that a busy process never idles between executions and several
+   * travel in one IPC message. A script's expectation is the most CPU of its last three
+   * runs; a script not yet known joins a pipe only as its last entry. 0: never more than
+   * one execution per process.
+   */
+  pipeline_budget_ms: z.number().min(0).max(1000).default(2),
   /** An elastic or demoted sandbox process idle this long is stopped. */
   elastic_idle_ms: z.int().min(100).max(3_600_000).default(10_000),
   /**

@@ -32,6 +32,8 @@ export interface EngineCapacity {
   killGraceMs: number;
   /** Resident memory one sandbox process may reach. */
   maxRssMb: number;
+  /** Expected CPU (ms) of the executions that may wait in one process's pipe. */
+  pipelineBudgetMs: number;
 }
 
 export function engineCapacity(engine: EngineConfig): EngineCapacity {
@@ -50,6 +52,7 @@ export function engineCapacity(engine: EngineConfig): EngineCapacity {
     idleMs: engine.elastic_idle_ms,
     killGraceMs: engine.kill_grace_ms,
     maxRssMb: engine.sandbox_max_rss_mb ?? Math.round(Math.min(1024, Math.max(256, fairShareMb))),
+    pipelineBudgetMs: engine.pipeline_budget_ms,
   };
 }
 

@@ -132,11 +132,19 @@ export interface HttpResultMessage {
 
 export type ParentMessage = InitMessage | ExecMessage | PropertiesMessage | HttpResultMessage | CancelMessage;
 
+/** What travels in one IPC write from the server: a message, or the messages of one event-loop turn in order. */
+export type ParentPacket = ParentMessage | ParentMessage[];
+
 export type ChildMessage =
   | { t: 'ready' }
   /** `exiting`: the process exits after this answer (a native call outlived the isolate). */
   | { t: 'result'; id: number; outcome: ExecOutcome; exiting?: true }
+  /** Synchronous execution `id` had its script loaded into a fresh isolate and starts running it now. */
+  | { t: 'loaded'; id: number }
   /** The process lacks the source of `id`'s script and asks for the execution again with it. */
   | { t: 'need_source'; id: number }
   /** Execution `id` calls `HTTP.request`: the server makes the call (policy, limits, metrics) and answers `call`. */
   | { t: 'http'; id: number; call: number; request: ScriptHttpRequest };
+
+/** What travels in one IPC write from a sandbox process: a message, or several in order. */
+export type ChildPacket = ChildMessage | ChildMessage[];

@@ -4,7 +4,7 @@ import { setPriority } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { nowMs } from './clock.js';
 import { procStatFields } from './process-cpu.js';
-import type { ChildMessage, ExecMessage, ParentMessage } from './protocol.js';
+import type { ChildMessage, ChildPacket, ExecMessage, ParentMessage, ParentPacket } from './protocol.js';
 import type { Tenant } from './scheduler/fair-queues.js';
 import type { Job } from './scheduler/job.js';
 
@@ -61,6 +61,10 @@ export interface Run {
   sentAt: number;
   /** When it started running; 0 for a synchronous execution still queued behind another in the pipe. */
   startedAt: number;
+  /** CPU (ms) its script's recent runs took at most; undefined when not known (see ScriptHistory). */
+  expectedCpuMs: number | undefined;
+  /** When the process said it had loaded the script into a fresh isolate (a cold run), and starts it. */
+  loadedAt?: number;
   /** The process has to compile the script first (it was sent the source). */
   cold: boolean;
   /** Its process was demoted while it ran. */
@@ -149,9 +153,21 @@ export class SandboxProcess {
     return (this.syncPerTenant.get(tenant) ?? 0) > 0;
   }
 
+  /**
+   * Queues a message; what is queued in one event-loop turn goes out as one IPC write
+   * (an array), so a busy server wakes the process once per batch, not per execution.
+   */
   send(message: ParentMessage): void {
-    if (this.child.connected) this.child.send(message);
+    if (this.outbox.length === 0) queueMicrotask(this.flush);
+    this.outbox.push(message);
   }
+
+  private readonly outbox: ParentMessage[] = [];
+  private readonly flush = (): void => {
+    const batch = this.outbox.splice(0);
+    if (batch.length === 0 || !this.child.connected) return;
+    this.child.send((batch.length === 1 ? batch[0] : batch) as ParentPacket);
+  };
 
   /** Sends an execution and counts it. */
   start(run: Run, message: ExecMessage): void {
@@ -270,7 +286,10 @@ export class SandboxProcess {
     onMessage: (message: ChildMessage) => void,
     onGone: (code: number | null, signal: string | null) => void,
   ): void {
-    this.child.on('message', onMessage);
+    this.child.on('message', (packet: ChildPacket) => {
+      if (!Array.isArray(packet)) return onMessage(packet);
+      for (const message of packet) onMessage(message);
+    });
     let exit: [number | null, string | null] = [null, null];
     this.child.once('exit', (code, signal) => {
       exit = [code, signal];

@@ -2,7 +2,7 @@ import type { ScriptLimits } from '../config/schema.js';
 import type { Logger } from '../logging.js';
 import { nowMs } from './clock.js';
 import type { EngineCapacity, IdpShare } from './limits.js';
-import { processCpuMs, processRssMb, processSleeping } from './process-cpu.js';
+import { processCpuMs, processRssMb, processSleeping, procStatFields } from './process-cpu.js';
 import {
   type CacheEntry,
   type ChildMessage,
@@ -37,12 +37,8 @@ export interface SupervisorOptions {
   events?: SupervisorEvents;
 }
 
-/** At most this many executions are in one process's pipe: the running one and one behind it. */
-const PIPELINE_DEPTH = 2;
-/** An execution is queued behind a running one only while that one is younger than this (and its script is known quick). */
-const PIPELINE_BEHIND_MS = 2;
-/** Extra time before demotion for an execution whose process compiles the script first. */
-const COLD_ALLOWANCE_MS = 250;
+/** At most this many executions are in one process's pipe: the running one and those behind it. */
+const MAX_PIPELINE_DEPTH = 16;
 /** The CPU throttle's cycle, in ticks (100 ms). */
 const THROTTLE_PERIOD_TICKS = 10;
 /** A running execution's process CPU is first sampled once it has run this long (quick ones never are). */
@@ -106,10 +102,19 @@ export class SandboxSupervisor {
     this.ticker.unref();
   }
 
-  /** True while at least one sandbox process can take work. */
+  /**
+   * Able to run executions: a process is ready, or one is starting while the sandbox is
+   * not in a crash loop. A process being replaced (killed at a limit, demoted) leaves the
+   * node ready: what arrives meanwhile waits for the new process, it does not fail.
+   */
   get healthy(): boolean {
-    for (const p of this.processes) if (p.usable) return true;
-    return false;
+    if (this.stopped) return false;
+    let starting = false;
+    for (const p of this.processes) {
+      if (p.usable) return true;
+      starting ||= !p.ready && !p.retired;
+    }
+    return starting && this.recentCrashes === 0;
   }
 
   /** Processes by pool, executions queued and in flight per tenant: for the metrics. */
@@ -246,6 +251,7 @@ export class SandboxSupervisor {
       if (!target && !roomLater) this.grow(slow ? 'demoted' : 'async');
     } else {
       const quick = this.history.isQuick(job.script.key);
+      const expected = this.history.expectedCpuMs(job.script.key);
       let free: SandboxProcess | undefined;
       let behind: SandboxProcess | undefined;
       for (const p of this.processes) {
@@ -254,7 +260,7 @@ export class SandboxSupervisor {
         if (p.asyncCount > 0 && !quick) continue;
         if (p.syncRuns.length === 0) {
           if (!free || free.asyncCount > p.asyncCount) free = p;
-        } else if (!behind && this.canQueueBehind(p) && (underCap || p.heldBy(tenant))) {
+        } else if (!behind && this.canQueueBehind(p, expected) && (underCap || p.heldBy(tenant))) {
           behind = p;
         }
       }
@@ -262,22 +268,30 @@ export class SandboxSupervisor {
       if (!target && slow && underCap) this.grow('demoted');
     }
     if (!target) return false;
-    this.send(target, job);
+    this.send(target, job, this.history.expectedCpuMs(job.script.key));
     return true;
   }
 
-  /** One more execution may wait in `p`'s pipe: its running script is known quick and started just now. */
-  private canQueueBehind(p: SandboxProcess): boolean {
+  /**
+   * An execution expected to take `expected` ms of CPU (undefined: not known yet) may wait
+   * in `p`'s pipe: everything already there is known and, with it, within the pipeline
+   * budget, and the running one has not overrun that budget (it may be turning slow). A
+   * script not known yet joins only as the last: nothing is queued behind it.
+   */
+  private canQueueBehind(p: SandboxProcess, expected: number | undefined): boolean {
     const head = p.syncHead;
-    return (
-      head !== undefined &&
-      p.syncRuns.length < PIPELINE_DEPTH &&
-      nowMs() - head.startedAt < PIPELINE_BEHIND_MS &&
-      this.history.isQuick(head.job.script.key)
-    );
+    const budget = this.options.capacity.pipelineBudgetMs;
+    if (!head || budget <= 0 || p.syncRuns.length >= MAX_PIPELINE_DEPTH) return false;
+    if (nowMs() - head.startedAt > budget) return false;
+    let queued = expected ?? 0;
+    for (const run of p.syncRuns) {
+      if (run.expectedCpuMs === undefined) return false;
+      queued += run.expectedCpuMs;
+    }
+    return queued <= budget;
   }
 
-  private send(p: SandboxProcess, job: Job): void {
+  private send(p: SandboxProcess, job: Job, expectedCpuMs?: number): void {
     clearTimeout(job.queueTimer);
     job.queueTimer = undefined;
     job.dispatchedOnce = true;
@@ -309,6 +323,7 @@ export class SandboxSupervisor {
         waiting: false,
         sentAt: job.dispatched,
         startedAt: 0,
+        expectedCpuMs,
         cold: message.script.source !== undefined,
         demoted: false,
         deadlineMs:
@@ -440,6 +455,14 @@ export class SandboxSupervisor {
         this.dispatch();
         break;
       }
+      case 'loaded': {
+        const run = p.runs.get(message.id);
+        if (!run) return;
+        // Loading is not the script running long: its demotion clock starts now.
+        run.loadedAt = nowMs();
+        run.cpuSample = undefined;
+        break;
+      }
       case 'need_source': {
         const run = p.runs.get(message.id);
         if (!run) return;
@@ -486,7 +509,7 @@ export class SandboxSupervisor {
           );
           continue;
         }
-        if (!p.demoted) this.considerDemotion(p, head, ran);
+        if (!p.demoted) this.considerDemotion(p, head, now - (head.loadedAt ?? head.startedAt));
       }
       for (const run of p.runs.values()) {
         if (!run.sync && now - run.sentAt > run.deadlineMs) {
@@ -533,13 +556,17 @@ export class SandboxSupervisor {
   }
 
   /**
-   * Demotes `p` when its running execution has run past the threshold (plus an allowance
-   * when the process compiled the script first) while burning CPU: a quick script that
+   * Demotes `p` when its running execution has run past the threshold (for a cold run,
+   * counted from when the process said it had loaded the script) while burning CPU: a
+   * quick script that
    * only waits for a busy core is left alone. Three thresholds later one that sleeps (a
    * blocking wait) is demoted too; one still waiting for a core never is.
    */
   private considerDemotion(p: SandboxProcess, head: Run, ran: number): void {
-    const threshold = this.options.capacity.demoteAfterMs + (head.cold ? COLD_ALLOWANCE_MS : 0);
+    // Loading (compiling, the script's top level) is not demoted: it is bounded by the
+    // execution's own limits, and a top level that runs past them fails and is then known slow.
+    if (head.cold && head.loadedAt === undefined) return;
+    const threshold = this.options.capacity.demoteAfterMs;
     if (ran < CPU_SAMPLE_AFTER_MS) return;
     const now = nowMs();
     head.cpuSample ??= { cpuMs: processCpuMs(p.pid) ?? 0, at: now };
@@ -577,8 +604,27 @@ export class SandboxSupervisor {
     this.history.markSlow(job.script.key);
     p.killCause = { cause, idp: job.tenant.id };
     job.resolve(killFailure(cause, job, this.options.capacity.maxRssMb));
+    // What the process was doing, for whoever reads why: running, starved, blocked, loading.
+    const stat = procStatFields(p.pid);
+    const cpuNow = processCpuMs(p.pid);
+    const sample = run.cpuSample;
     this.options.logger.warn(
-      { pid: p.pid, idp: job.tenant.id, cause },
+      {
+        pid: p.pid,
+        idp: job.tenant.id,
+        cause,
+        ran_ms: Math.round(nowMs() - run.startedAt),
+        loading: run.cold && run.loadedAt === undefined,
+        state: stat?.[0],
+        demoted: p.demoted,
+        pipe: p.syncRuns.length,
+        ...(sample && cpuNow !== undefined
+          ? {
+              cpu_ms_since_sample: Math.round(cpuNow - sample.cpuMs),
+              sample_age_ms: Math.round(nowMs() - sample.at),
+            }
+          : {}),
+      },
       cause === 'memory'
         ? 'killing a sandbox process past its resident-memory limit'
         : 'killing a sandbox process that missed an execution deadline',

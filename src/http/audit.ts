@@ -1,4 +1,4 @@
-import type { FastifyInstance, FastifyRequest } from 'fastify';
+import type { FastifyRequest } from 'fastify';
 
 /** What an audited request did, filled in by its route as the checks pass. */
 export interface AuditContext {
@@ -42,35 +42,40 @@ const ERROR_EVENTS: Record<string, string> = {
   internal_server_error: 'script_error',
 };
 
+/** One request's audit event, as it appears in the request's access-log line. */
+export interface AuditEvent {
+  event: string;
+  action: AuditContext['action'];
+  client_id: string | null;
+  idp: string | null;
+  script_status: number | null;
+  error: string | null;
+  http_status: number;
+}
+
 /**
- * Writes one structured audit event per registration or token request, as the
- * reference product does (backchannel/init/complete success or failure, invalid or
- * disabled IdP, invalid transaction, invalid scope, bad request, script error), each
- * with the client id. A 2xxx script status is a success, any other a failure.
+ * The audit event of an audited request (registration and token requests), as the
+ * reference product writes them (backchannel/init/complete success or failure, invalid or
+ * disabled IdP, invalid transaction, invalid scope, bad request, script error), each with
+ * the client id; undefined for other requests. A 2xxx script status is a success, any
+ * other a failure. It travels in the request's one access-log line (see app.ts).
  */
-export function installAuditLog(app: FastifyInstance): void {
-  app.addHook('onResponse', async (request, reply) => {
-    const record = request.audit;
-    if (!record) return;
-    const failed =
-      reply.statusCode >= 400 ||
-      (record.scriptStatus !== undefined && (record.scriptStatus < 2000 || record.scriptStatus > 2999));
-    const event = record.error
-      ? (ERROR_EVENTS[record.error] ?? `${record.action}_failure`)
-      : `${record.action}_${failed ? 'failure' : 'success'}`;
-    request.log.info(
-      {
-        audit: {
-          event,
-          action: record.action,
-          client_id: record.clientId ?? null,
-          idp: record.idp ?? null,
-          script_status: record.scriptStatus ?? null,
-          error: record.error ?? null,
-          http_status: reply.statusCode,
-        },
-      },
-      `audit ${event}`,
-    );
-  });
+export function auditEvent(request: FastifyRequest, httpStatus: number): AuditEvent | undefined {
+  const record = request.audit;
+  if (!record) return undefined;
+  const failed =
+    httpStatus >= 400 ||
+    (record.scriptStatus !== undefined && (record.scriptStatus < 2000 || record.scriptStatus > 2999));
+  const event = record.error
+    ? (ERROR_EVENTS[record.error] ?? `${record.action}_failure`)
+    : `${record.action}_${failed ? 'failure' : 'success'}`;
+  return {
+    event,
+    action: record.action,
+    client_id: record.clientId ?? null,
+    idp: record.idp ?? null,
+    script_status: record.scriptStatus ?? null,
+    error: record.error ?? null,
+    http_status: httpStatus,
+  };
 }

@@ -3,7 +3,8 @@
  * registry; nothing is registered in prom-client's global default one, so tests and
  * several apps in one process never collide.
  */
-import { prometheusContentType, Registry } from 'prom-client';
+import { Counter, prometheusContentType, Registry } from 'prom-client';
+import { droppedLogLines } from '../logging.js';
 
 /** The content type of a registry's `metrics()` text (Prometheus text format 0.0.4). */
 export const PROMETHEUS_CONTENT_TYPE: string = prometheusContentType;
@@ -19,5 +20,15 @@ export const PROMETHEUS_CONTENT_TYPE: string = prometheusContentType;
  * `collectDefaultMetrics({ register: registry, prefix: 'registrar_' })`.
  */
 export function createMetricsRegistry(): Registry {
-  return new Registry();
+  const registry = new Registry();
+  new Counter({
+    name: 'registrar_log_lines_dropped_total',
+    help: 'Log lines dropped because stdout did not keep up and the log buffer was full.',
+    registers: [registry],
+    collect(this: Counter) {
+      this.reset();
+      this.inc(droppedLogLines());
+    },
+  });
+  return registry;
 }

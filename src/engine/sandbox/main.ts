@@ -1,7 +1,8 @@
 /**
  * Entry point of a sandbox process. The server forks a few of these (with
- * `--no-node-snapshot`, which isolated-vm needs) and sends each one execution at a
- * time over IPC; the process runs it in the script's isolate and answers: synchronously
+ * `--no-node-snapshot`, which isolated-vm needs) and sends them executions over IPC,
+ * several per message when it has several queued; the process runs each in the script's
+ * isolate, in order, and answers (the answers of one turn in one message): synchronously
  * as a rule, asynchronously when the IdP may make outbound calls (see ScriptSlot). If a process dies or stalls, only the execution in it fails, and the
  * server starts another. Nothing here trusts the scripts: they run in isolates with
  * their own heap and time limit.
@@ -10,11 +11,13 @@ import { openSandboxCacheLean } from '../../storage/sandbox-cache-open.js';
 import type { SandboxCache } from '../../storage/types.js';
 import {
   type ChildMessage,
+  type ChildPacket,
   type ExecMessage,
   type ExecOutcome,
   type InitMessage,
   MAX_SLOTS_PER_SCRIPT,
   type ParentMessage,
+  type ParentPacket,
 } from '../protocol.js';
 import { createHostBindings } from './host-bindings.js';
 import { OutboundCalls } from './outbound-calls.js';
@@ -53,11 +56,40 @@ const slotTails = new Map<ScriptSlot, Promise<void>>();
 /** How to stop each running demoted execution when the server says it used up its CPU. */
 const cancels = new Map<number, () => void>();
 
+/**
+ * Answers waiting to go out: those of one event-loop turn travel in one IPC write. Before
+ * a synchronous execution starts, answers older than {@link HOLD_ANSWERS_MS} go out first,
+ * so a long execution never holds up the answers of quick ones before it.
+ */
+const outbox: ChildMessage[] = [];
+let outboxSince = 0;
+const HOLD_ANSWERS_MS = 0.25;
+
 function send(message: ChildMessage): void {
-  process.send?.(message);
+  if (outbox.length === 0) {
+    outboxSince = performance.now();
+    queueMicrotask(flush);
+  }
+  outbox.push(message);
 }
 
-process.on('message', (message: ParentMessage) => {
+function flush(then?: () => void): void {
+  const batch = outbox.splice(0);
+  if (batch.length === 0) {
+    then?.();
+    return;
+  }
+  const packet: ChildPacket = batch.length === 1 ? (batch[0] as ChildMessage) : batch;
+  if (then) process.send?.(packet, () => then());
+  else process.send?.(packet);
+}
+
+process.on('message', (packet: ParentPacket) => {
+  if (!Array.isArray(packet)) return receive(packet);
+  for (const message of packet) receive(message);
+});
+
+function receive(message: ParentMessage): void {
   switch (message.t) {
     case 'init':
       void start(message);
@@ -75,7 +107,7 @@ process.on('message', (message: ParentMessage) => {
       cancels.get(message.id)?.();
       break;
   }
-});
+}
 
 async function start(message: InitMessage): Promise<void> {
   properties = new Map(Object.entries(message.properties));
@@ -107,14 +139,19 @@ function execute(message: ExecMessage): void {
     if (scratch) slot.discard();
     if (!slot.stuck) return send({ t: 'result', id: message.id, outcome });
     // A native call outlived its isolate: answer, then make way for a fresh process.
-    process.send?.({ t: 'result', id: message.id, outcome, exiting: true } satisfies ChildMessage, () =>
-      process.exit(0),
-    );
+    send({ t: 'result', id: message.id, outcome, exiting: true });
+    flush(() => process.exit(0));
   };
   const tail = slotTails.get(slot);
   const { http, demoted } = message;
   if (!http && !demoted && !tail) {
-    answer(slot.execute(message.args, message.limits, scratch));
+    if (outbox.length > 0 && performance.now() - outboxSince > HOLD_ANSWERS_MS) flush();
+    // Loading takes a while on a busy machine: the server starts the run's demotion clock after it.
+    const loaded = () => {
+      send({ t: 'loaded', id: message.id });
+      flush();
+    };
+    answer(slot.execute(message.args, message.limits, scratch, loaded));
     return;
   }
   const run = async () => {

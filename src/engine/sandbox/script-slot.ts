@@ -50,8 +50,17 @@ export class ScriptSlot {
     return this.options.source;
   }
 
-  /** Runs `execute` once; a dry run passes its `scratch` cache, which gets the stores instead of the server. */
-  execute(args: ScriptArgs, limits: ScriptLimits, scratch?: ScratchCache): ExecOutcome {
+  /**
+   * Runs `execute` once; a dry run passes its `scratch` cache, which gets the stores instead
+   * of the server. `onLoaded` is called when the script had to be loaded (compiled and its
+   * top level run in a fresh isolate) first, once that is done and before `execute` runs.
+   */
+  execute(
+    args: ScriptArgs,
+    limits: ScriptLimits,
+    scratch?: ScratchCache,
+    onLoaded?: () => void,
+  ): ExecOutcome {
     const started = nowMs();
     // Without outbound calls scripts have no waits of their own (CACHE calls are brief), so
     // the tighter of the two time limits bounds the run; it is reported as the tighter limit.
@@ -60,8 +69,11 @@ export class ScriptSlot {
     let cpuStart = 0n;
     this.options.bindings.begin(scratch);
     try {
-      instance = this.instance ?? this.load(budget);
-      this.instance = instance;
+      if (!this.instance) {
+        this.instance = this.load(budget);
+        onLoaded?.();
+      }
+      instance = this.instance;
       cpuStart = instance.isolate.cpuTime;
       const remaining = () => Math.max(1, Math.ceil(budget - (nowMs() - started)));
       let json = instance.run.applySync(undefined, [JSON.stringify(args)], { timeout: remaining() });

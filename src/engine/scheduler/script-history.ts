@@ -4,18 +4,18 @@ import { nowMs } from '../clock.js';
 const SLOW_MEMORY_MS = 60_000;
 /** The longest a script stays known as slow after its last long run. */
 const MAX_SLOW_MEMORY_MS = 30 * 60_000;
-/** A run using less CPU than this counts towards a script being known as quick (wall time varies with load). */
+/** A script whose recent runs each used less CPU than this is known as quick (wall time varies with load). */
 const QUICK_RUN_MS = 5;
-/** Consecutive quick runs after which another execution may wait in a process's pipe behind this script's. */
-const QUICK_STREAK = 3;
+/** Runs that make a script's recent CPU known: after this many, other executions may wait behind it in a pipe. */
+const RECENT_RUNS = 3;
 /** Scripts remembered at once; the oldest is forgotten past this. */
 const MAX_ENTRIES = 10_000;
 
 interface Entry {
   /** Until when the script is routed to demoted processes. */
   slowUntil: number;
-  /** Consecutive runs under {@link QUICK_RUN_MS}. */
-  quickStreak: number;
+  /** CPU time (ms) of its last runs, newest last, at most {@link RECENT_RUNS}. */
+  recentCpuMs: number[];
   /** Long runs so far (reset when it is back in normal processes and runs short). */
   strikes: number;
 }
@@ -23,8 +23,8 @@ interface Entry {
 /**
  * What the supervisor remembers of each compiled script (by key: IdP, kind, version, heap):
  * whether it ran long recently (then it runs in demoted processes, at low priority, where
- * it cannot slow anyone else down) and whether it is reliably quick (then another execution
- * may be queued behind it in a process's pipe).
+ * it cannot slow anyone else down) and how much CPU its recent runs took (then other
+ * executions may be queued behind it in a process's pipe, within the pipeline budget).
  */
 export class ScriptHistory {
   private readonly entries = new Map<string, Entry>();
@@ -35,8 +35,18 @@ export class ScriptHistory {
   }
 
   isQuick(key: string): boolean {
+    const expected = this.expectedCpuMs(key);
+    return expected !== undefined && expected < QUICK_RUN_MS;
+  }
+
+  /**
+   * The CPU time (ms) the script's next run is expected to take, the most of its last
+   * {@link RECENT_RUNS}; undefined while that is unknown or the script is known slow.
+   */
+  expectedCpuMs(key: string): number | undefined {
     const entry = this.entries.get(key);
-    return entry !== undefined && entry.quickStreak >= QUICK_STREAK && entry.slowUntil <= nowMs();
+    if (!entry || entry.recentCpuMs.length < RECENT_RUNS || entry.slowUntil > nowMs()) return undefined;
+    return Math.max(...entry.recentCpuMs);
   }
 
   /** The script ran long, crashed or was killed: route it to demoted processes for a while. */
@@ -44,7 +54,7 @@ export class ScriptHistory {
     const entry = this.entry(key);
     entry.strikes = Math.min(entry.strikes + 1, 16);
     entry.slowUntil = nowMs() + Math.min(MAX_SLOW_MEMORY_MS, SLOW_MEMORY_MS * 2 ** (entry.strikes - 1));
-    entry.quickStreak = 0;
+    entry.recentCpuMs.length = 0;
   }
 
   /**
@@ -65,7 +75,8 @@ export class ScriptHistory {
     } else if (entry.slowUntil <= nowMs()) {
       entry.strikes = 0;
     }
-    entry.quickStreak = cpuMs < QUICK_RUN_MS ? entry.quickStreak + 1 : 0;
+    entry.recentCpuMs.push(cpuMs);
+    if (entry.recentCpuMs.length > RECENT_RUNS) entry.recentCpuMs.shift();
   }
 
   private entry(key: string): Entry {
@@ -75,7 +86,7 @@ export class ScriptHistory {
         const oldest = this.entries.keys().next().value;
         if (oldest !== undefined) this.entries.delete(oldest);
       }
-      entry = { slowUntil: 0, quickStreak: 0, strikes: 0 };
+      entry = { slowUntil: 0, recentCpuMs: [], strikes: 0 };
       this.entries.set(key, entry);
     }
     return entry;
