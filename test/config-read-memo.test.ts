@@ -29,6 +29,8 @@ describe('the read memo for shared-database configuration', () => {
     advance(499);
     assert.equal((await memo.getApiClient('c'))?.secret_hash, 'h1', 'reused within the TTL');
     advance(1);
+    // The SQLite store under the memo checks for other connections' commits once per event-loop turn.
+    await new Promise((resolve) => setImmediate(resolve));
     assert.equal((await memo.getApiClient('c'))?.secret_hash, 'h2', 'read again after it');
   });
 

@@ -232,7 +232,8 @@ describe('SQLite specifics', () => {
 });
 
 describe('SQLite configuration reads are memoised safely', () => {
-  test('a commit by another connection is seen by the very next read', async () => {
+  test('a commit by another connection is seen by the first read of a later event-loop turn', async () => {
+    const nextTurn = () => new Promise((resolve) => setImmediate(resolve));
     const path = freshPath();
     const storage = await openStorage({
       storage: { url: `sqlite:${path}` },
@@ -247,8 +248,10 @@ describe('SQLite configuration reads are memoised safely', () => {
       assert.equal((await storage.config.getIdentityProvider('idp'))?.enabled, true);
       assert.equal((await storage.config.getIdentityProvider('idp'))?.enabled, true, 'served from the memo');
       other.prepare("UPDATE identity_providers SET enabled = 0 WHERE id = 'idp'").run();
+      await nextTurn();
       assert.equal((await storage.config.getIdentityProvider('idp'))?.enabled, false);
       other.prepare("DELETE FROM identity_providers WHERE id = 'idp'").run();
+      await nextTurn();
       assert.equal(await storage.config.getIdentityProvider('idp'), undefined);
     } finally {
       other.close();

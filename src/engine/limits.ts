@@ -36,7 +36,19 @@ export interface EngineCapacity {
   pipelineBudgetMs: number;
 }
 
+/** Capacities by engine config (configs are validated once and never change): asked per request. */
+const capacities = new WeakMap<EngineConfig, EngineCapacity>();
+
 export function engineCapacity(engine: EngineConfig): EngineCapacity {
+  let capacity = capacities.get(engine);
+  if (!capacity) {
+    capacity = computeCapacity(engine);
+    capacities.set(engine, capacity);
+  }
+  return capacity;
+}
+
+function computeCapacity(engine: EngineConfig): EngineCapacity {
   const base = engine.sandbox_processes;
   const maxProcesses = engine.max_sandbox_processes ?? Math.max(base, Math.min(64, base * 4));
   const fairShareMb = totalmem() / 2 ** 20 / (2 * maxProcesses);

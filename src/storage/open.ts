@@ -15,6 +15,7 @@ import { openSqlite, type SqliteDatabase, sqlitePath } from './sqlite/database.j
 import { SqliteSigningKeyStore } from './sqlite/signing-key-store.js';
 import { SqliteTokenStore } from './sqlite/token-store.js';
 import { SqliteTransactionStore } from './sqlite/transaction-store.js';
+import { WalCheckpointer } from './sqlite/wal-checkpointer.js';
 import type {
   CacheStore,
   ConfigStore,
@@ -92,11 +93,13 @@ async function openDurable(
   if (storage.url.startsWith('sqlite:')) {
     const db = openSqlite(sqlitePath(storage.url), { migrate: true });
     sqliteOpened(db);
+    const checkpointer = new WalCheckpointer(sqlitePath(storage.url), db, onError);
     return {
       config: new SqliteConfigStore(db),
       tokens: new SqliteTokenStore(db),
       signingKeys: new SqliteSigningKeyStore(db),
       async close() {
+        await checkpointer.close();
         db.close();
       },
     };
@@ -145,7 +148,15 @@ async function openCache(
     const pageSize = db.pragma('page_size', { simple: true }) as number;
     const maxMb = cache.sqlite_max_mb ?? DEFAULTS.cache.sqlite_max_mb;
     db.pragma(`max_page_count = ${Math.max(16, Math.floor((maxMb * 2 ** 20) / pageSize))}`);
-    return sqliteCache(db, true);
+    const checkpointer = new WalCheckpointer(sqlitePath(cache.url), db, onError);
+    const half = sqliteCache(db, true);
+    return {
+      ...half,
+      async close() {
+        await checkpointer.close();
+        await half.close();
+      },
+    };
   }
   const redis = openRedis(cache.url, redisOptions(cache, onError));
   return {

@@ -97,7 +97,9 @@ export interface SavedScript {
  * Configuration: API clients, applications, identity providers with versioned scripts,
  * properties. Every method is atomic on its own; `create*` methods refuse (false) an
  * existing key, `delete*` methods report whether the key existed, and every change is
- * seen by the next read on any connection.
+ * seen by the next read through the same store, and through any other store on the same
+ * database from the next event-loop turn on (stores may check for foreign commits once
+ * per turn; PostgreSQL nodes add their `read_cache_ms`, see storage/open.ts).
  */
 export interface ConfigStore {
   getApiClient(clientId: string): Promise<ApiClientRecord | undefined>;

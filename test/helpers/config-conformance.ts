@@ -20,6 +20,9 @@ import type {
   ScriptSource,
 } from '../../src/storage/types.js';
 
+/** Lets a turn of the event loop pass: SQLite stores check for other connections' commits once per turn. */
+const nextTurn = () => new Promise<void>((resolve) => setImmediate(resolve));
+
 /** A freshly opened, empty config store. */
 export interface ConfigFixture {
   store: ConfigStore;
@@ -292,18 +295,22 @@ export function configStoreChangeCases(current: () => ConfigFixture): void {
           assert.deepEqual(await kind.get(store, 'alpha'), kind.record('alpha'), 'created');
         });
 
-        test('a change through one store is seen by the next read of another on the same database', async (t) => {
+        test('a change through one store is seen by another store on the same database from the next event-loop turn', async (t) => {
           const peer = await openPeer(t);
           if (!peer) return;
           assert.equal(await kind.get(peer, 'alpha'), undefined);
           await kind.upsert(store, kind.record('alpha'));
+          await nextTurn();
           assert.deepEqual(await kind.get(peer, 'alpha'), kind.record('alpha'), 'stored');
           assert.deepEqual(await kind.get(store, 'alpha'), kind.record('alpha'));
           await kind.upsert(peer, kind.record('alpha', 2));
+          await nextTurn();
           assert.deepEqual(await kind.get(store, 'alpha'), kind.record('alpha', 2), 'upserted by the peer');
           await kind.delete(store, 'alpha');
+          await nextTurn();
           assert.equal(await kind.get(peer, 'alpha'), undefined, 'deleted');
           await kind.create(peer, kind.record('alpha'));
+          await nextTurn();
           assert.deepEqual(await kind.get(store, 'alpha'), kind.record('alpha'), 'created by the peer');
           assert.deepEqual(keysOf(await kind.list(store, { limit: 10 })), ['alpha'], 'listed');
         });
@@ -781,21 +788,27 @@ export function configStoreChangeCases(current: () => ConfigFixture): void {
       assert.equal((await activeScript('a', 'complete'))?.source, 'C', 'created');
     });
 
-    test('a script change through one store is seen by the next read of another on the same database', async (t) => {
+    test('a script change through one store is seen by another store on the same database from the next event-loop turn', async (t) => {
       const peer = await openPeer(t);
       if (!peer) return;
       const peerSource = async () => (await peer.getIdentityProvider('a'))?.scripts.complete?.source;
       await store.upsertIdentityProvider(fields('a'), { complete: script('A') });
+      await nextTurn();
       assert.equal(await peerSource(), 'A');
       await store.saveScript('a', 'complete', script('B'));
+      await nextTurn();
       assert.equal(await peerSource(), 'B', 'saved');
       await store.activateScriptVersion('a', 'complete', 1);
+      await nextTurn();
       assert.equal(await peerSource(), 'A', 'rolled back');
       await peer.saveScript('a', 'complete', script('C'));
+      await nextTurn();
       assert.equal((await activeScript('a', 'complete'))?.version, 3, 'saved by the peer');
       await store.writeIdentityProvider('update', fields('a'), { complete: null });
+      await nextTurn();
       assert.equal(await peerSource(), undefined, 'deactivated');
       await store.deleteIdentityProvider('a');
+      await nextTurn();
       assert.equal(await peer.getIdentityProvider('a'), undefined, 'deleted');
       assert.deepEqual(await peer.listScriptVersions('a', 'complete', { limit: 10 }), {
         items: [],

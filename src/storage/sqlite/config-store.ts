@@ -100,11 +100,24 @@ export class SqliteConfigStore implements ConfigStore {
     this.dataVersion = db.prepare<[], number>('PRAGMA data_version').pluck();
   }
 
-  /** Drops memoised reads when another connection (or process) committed since they were made. */
+  /**
+   * Drops memoised reads when another connection (or process) committed since they were
+   * made. Checked once per event-loop turn (the check is a read transaction: tens of
+   * microseconds, paid per request before): a commit elsewhere is seen by every read that
+   * starts in a later turn. This store's own writes clear the memo at once.
+   */
   private checkMemo(): void {
+    if (this.memoChecked) return;
+    this.memoChecked = true;
+    setImmediate(this.uncheck);
     const version = this.dataVersion.get() ?? 0;
     if (version !== this.memoVersion) this.forget(version);
   }
+
+  private memoChecked = false;
+  private readonly uncheck = (): void => {
+    this.memoChecked = false;
+  };
 
   private forget(version = this.memoVersion): void {
     this.memoVersion = version;
