@@ -3,6 +3,8 @@ import Fastify, { type FastifyInstance, LogController } from 'fastify';
 import type { Registry } from 'prom-client';
 import { adminRoutes } from './admin/routes.js';
 import type { RegistrarConfig } from './config/load.js';
+import { installConsoleHeaders } from './console/headers.js';
+import { consoleRoutes, consoleSessionsFor } from './console/routes.js';
 import type { ScriptEngine } from './engine/engine.js';
 import type { EngineMetrics } from './engine/metrics.js';
 import { auditEvent } from './http/audit.js';
@@ -43,6 +45,8 @@ export interface AppDeps {
   /** The engine's metric families, registered in `metrics`. */
   engineMetrics: EngineMetrics;
   logger: Logger;
+  /** The clock console sessions are timed by (tests move their own); `Date.now` when absent. */
+  clock?: () => number;
   close(): Promise<void>;
 }
 
@@ -82,6 +86,7 @@ export function buildApp(config: RegistrarConfig, deps: AppDeps): FastifyInstanc
   installErrorHandling(app);
   // Before any route plugin: every scope inherits the JSON parser (empty body, depth bound).
   installJsonBodyParser(app);
+  installConsoleHeaders(app);
   // Before any route: it collects every route's doc for /openapi.json and /docs.
   installOpenApi(app, { version });
   app.register(healthRoutes, { storage: deps.storage, engine: deps.engine });
@@ -102,6 +107,10 @@ export function buildApp(config: RegistrarConfig, deps: AppDeps): FastifyInstanc
   app.register(completeRoute, { ...registration, tokens: deps.tokens, idTokens: deps.signer });
   app.register(jwksRoute, { signer: deps.signer });
   app.register(metricsRoute, { metrics: deps.metrics });
+  const consoleSessions = consoleSessionsFor(config.server, deps.storage, deps.secretKey, deps.clock);
+  if (consoleSessions) {
+    app.register(consoleRoutes, { sessions: consoleSessions, authenticator: deps.authenticators.apiClients });
+  }
   app.register(adminRoutes, {
     store: deps.storage.config,
     engine: deps.engine,
@@ -109,6 +118,8 @@ export function buildApp(config: RegistrarConfig, deps: AppDeps): FastifyInstanc
     authenticator: deps.authenticators.apiClients,
     secretKey: deps.secretKey,
     scryptLogN: config.server.scrypt_log_n,
+    auditEvents: deps.storage.auditEvents,
+    ...(consoleSessions ? { consoleSessions } : {}),
   });
   app.register(tokenRoutes, {
     tokens: deps.tokens,

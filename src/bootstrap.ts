@@ -52,10 +52,15 @@ export async function createDeps(
       new AuthGuard(config.server, new AuthMetrics(metrics)),
       config.server.scrypt_log_n,
     );
+    const purgeFailed = (err: unknown) => logger.warn({ err }, 'purging expired entries failed');
     const purge = setInterval(() => {
       for (const store of [storage.cache, storage.transactions, storage.tokens]) {
-        store.purgeExpired().catch((err: unknown) => logger.warn({ err }, 'purging expired entries failed'));
+        store.purgeExpired().catch(purgeFailed);
       }
+      const now = Date.now();
+      storage.consoleSessions.purgeExpired(now).catch(purgeFailed);
+      const since = now - config.server.audit_retention_days * 86_400_000;
+      storage.auditEvents.purge({ since, keep: config.server.audit_max_events }).catch(purgeFailed);
     }, config.cache.purge_interval_seconds * 1000).unref();
     const stopWatching = watchProperties(
       storage.config,

@@ -70,6 +70,11 @@ export const ERROR_REGISTRY = {
     status: 404,
     description: 'The requested resource does not exist.',
   },
+  invalid_csrf_token: {
+    status: 403,
+    description:
+      "A change made with the console session cookie must carry the session's anti-CSRF token in X-CSRF-Token.",
+  },
   conflict: {
     status: 409,
     description: 'The change conflicts with the current configuration.',

@@ -359,5 +359,36 @@ describe('admin API: API clients, applications, properties', () => {
         assert.ok(!text.includes(secret), `${secret} is not in the audit events`);
       }
     });
+
+    test('every logged event is also stored, with the same fields, listed newest first at /api/v1/audit-events', async () => {
+      const logged = auditEvents().map(({ event: _event, id, ...rest }) => ({ ...rest, resource_id: id }));
+      const stored: Array<Record<string, unknown>> = [];
+      let cursor: unknown = null;
+      do {
+        const res = await r.app.inject({
+          method: 'GET',
+          url: `/api/v1/audit-events?limit=200${cursor ? `&cursor=${cursor}` : ''}`,
+          headers: { authorization: basic(ADMIN.client_id, ADMIN.client_secret) },
+        });
+        assert.equal(res.statusCode, 200, res.body);
+        stored.push(...(json(res.body).items as Array<Record<string, unknown>>));
+        cursor = json(res.body).next_cursor;
+      } while (cursor);
+      const ids = stored.map((e) => Number(e.id));
+      assert.deepEqual(
+        ids,
+        [...ids].sort((a, b) => b - a),
+        'newest first',
+      );
+      assert.deepEqual(
+        stored.map(({ id: _id, ...rest }) => rest).reverse(),
+        logged,
+        'the same events, in the same order',
+      );
+      const text = JSON.stringify(stored);
+      for (const secret of ['crm-secret-1', 'crm-secret-2', 'app-secret', 'scrypt$', 'k3y-v4lue']) {
+        assert.ok(!text.includes(secret), `${secret} is not stored`);
+      }
+    });
   });
 });

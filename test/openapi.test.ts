@@ -127,6 +127,30 @@ describe('OpenAPI document and /docs', () => {
     }
   });
 
+  test('the audit events and the console: filters, cookie security, the CSRF header', () => {
+    const events = obj(paths['/api/v1/audit-events']?.get);
+    assert.deepEqual((events.parameters as JsonObject[]).map((p) => p.name).sort(), [
+      'client_id',
+      'cursor',
+      'limit',
+      'resource',
+      'resource_id',
+    ]);
+    assert.equal(events['x-required-scope'], 'admin');
+    assert.deepEqual(events.security, [{ basicAuth: [] }, { consoleSession: [] }]);
+    assert.match(String(events.description), /X-CSRF-Token/);
+    const adminChange = obj(paths['/api/v1/configuration/properties']?.post);
+    assert.deepEqual(adminChange.security, [{ basicAuth: [] }, { consoleSession: [] }]);
+    assert.match(String(obj(obj(adminChange.responses)['403']).description), /invalid_csrf_token/);
+    const scheme = obj(obj(obj(document.components).securitySchemes).consoleSession);
+    assert.deepEqual([scheme.type, scheme.in, scheme.name], ['apiKey', 'cookie', 'registrar_console']);
+    const session = obj(paths['/console/api/session']);
+    assert.deepEqual(obj(session.post).security, [], 'sign-in takes credentials in its body');
+    assert.deepEqual(obj(session.get).security, [{ consoleSession: [] }]);
+    assert.deepEqual(obj(session.delete).security, [{ consoleSession: [] }]);
+    assert.ok(obj(obj(obj(session.post).responses)['204']).headers, 'the sign-in answer names its headers');
+  });
+
   test('every route the app registered has a doc and is in the document', () => {
     const routes = registeredRoutes(r.app);
     assert.ok(routes.length >= Object.keys(EXPECTED).length, 'the routes were collected');

@@ -9,12 +9,15 @@ import assert from 'node:assert/strict';
 import { randomBytes, randomUUID } from 'node:crypto';
 import { after, describe, test } from 'node:test';
 import type { Pool } from 'pg';
+import { PostgresAuditEventStore } from '../src/storage/postgres/audit-event-store.js';
 import { PostgresConfigStore } from '../src/storage/postgres/config-store.js';
+import { PostgresConsoleSessionStore } from '../src/storage/postgres/console-session-store.js';
 import { migrate, openPostgres, type PostgresOptions } from '../src/storage/postgres/database.js';
 import { MIGRATIONS } from '../src/storage/postgres/migrations.js';
 import { PostgresSigningKeyStore } from '../src/storage/postgres/signing-key-store.js';
 import { PostgresTokenStore } from '../src/storage/postgres/token-store.js';
 import type { TokenRecord } from '../src/storage/types.js';
+import { adminStoreConformance } from './helpers/audit-event-conformance.js';
 import { tokenStoreConformance } from './helpers/grant-conformance.js';
 import { signingKeyStoreConformance } from './helpers/signing-key-conformance.js';
 import { configStoreConformance } from './helpers/storage-conformance.js';
@@ -94,6 +97,15 @@ function postgresSuites(url: string): void {
   signingKeyStoreConformance('PostgreSQL', async () => {
     const { pool, close } = await migrated();
     return { store: new PostgresSigningKeyStore(pool), close };
+  });
+
+  adminStoreConformance('PostgreSQL', async () => {
+    const { pool, close } = await migrated();
+    return {
+      auditEvents: new PostgresAuditEventStore(pool),
+      consoleSessions: new PostgresConsoleSessionStore(pool),
+      close,
+    };
   });
 
   describe('PostgreSQL specifics', () => {

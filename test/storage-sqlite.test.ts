@@ -4,12 +4,15 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { openSandboxCache, openStorage } from '../src/storage/open.js';
+import { SqliteAuditEventStore } from '../src/storage/sqlite/audit-event-store.js';
 import { SqliteCacheStore } from '../src/storage/sqlite/cache-store.js';
 import { SqliteConfigStore } from '../src/storage/sqlite/config-store.js';
+import { SqliteConsoleSessionStore } from '../src/storage/sqlite/console-session-store.js';
 import { openSqlite } from '../src/storage/sqlite/database.js';
 import { MIGRATIONS } from '../src/storage/sqlite/migrations.js';
 import { SqliteTokenStore } from '../src/storage/sqlite/token-store.js';
 import { SqliteTransactionStore } from '../src/storage/sqlite/transaction-store.js';
+import { adminStoreConformance } from './helpers/audit-event-conformance.js';
 import { tokenStoreConformance } from './helpers/grant-conformance.js';
 import { sandboxCacheConformance } from './helpers/sandbox-cache-conformance.js';
 import { cacheStoreConformance, configStoreConformance } from './helpers/storage-conformance.js';
@@ -82,6 +85,17 @@ tokenStoreConformance(
   'SQLite',
   clocked((db, now) => new SqliteTokenStore(db, now)),
 );
+
+adminStoreConformance('SQLite', async () => {
+  const db = openSqlite(freshPath(), { migrate: true });
+  return {
+    auditEvents: new SqliteAuditEventStore(db),
+    consoleSessions: new SqliteConsoleSessionStore(db),
+    async close() {
+      db.close();
+    },
+  };
+});
 
 describe('SQLite specifics', () => {
   test('the database runs in WAL mode with a busy timeout and foreign keys on', () => {

@@ -1,7 +1,8 @@
 import type { EngineConfig } from '../config/schema.js';
+import type { ConsoleSessions } from '../console/sessions.js';
 import type { ScriptEngine } from '../engine/engine.js';
 import type { ApiClientAuthenticator } from '../http/authenticate.js';
-import type { ConfigStore } from '../storage/types.js';
+import type { AuditEventStore, ConfigStore } from '../storage/types.js';
 
 /** What the admin routes work on. */
 export interface AdminDeps {
@@ -13,10 +14,17 @@ export interface AdminDeps {
   secretKey: Buffer;
   /** scrypt cost for new client secrets. */
   scryptLogN: number;
+  /** Where configuration changes are stored as audit events. */
+  auditEvents: AuditEventStore;
+  /** Console sessions, whose cookie authenticates like Basic credentials; absent when the console is off. */
+  consoleSessions?: ConsoleSessions;
 }
 
 /** Where the admin API lives. */
 export const ADMIN_PREFIX = '/api/v1/configuration';
+
+/** Where admin routes outside the configuration live (audit events). */
+export const API_PREFIX = '/api/v1';
 
 /** The `Location` of a created resource. */
 export const locationOf = (...segments: string[]) =>

@@ -25,7 +25,8 @@ interface AdminDocOptions {
 
 /**
  * The route options of an admin route: its OpenAPI doc, which also declares the
- * `admin` scope the admin plugin enforces (a route without it is refused).
+ * `admin` scope the admin plugin enforces (a route without it is refused), for Basic
+ * credentials or a console session.
  */
 export function adminDoc(options: AdminDocOptions): { config: { doc: RouteDoc } } {
   const responses: Record<number, ResponseDoc> = {};
@@ -42,13 +43,16 @@ export function adminDoc(options: AdminDocOptions): { config: { doc: RouteDoc } 
     description:
       '`invalid_request` (with `details` naming each bad field) or `invalid_client` (missing or wrong credentials)',
   };
-  responses[403] = { description: '`insufficient_permissions`: the client lacks scope `admin`' };
+  responses[403] = {
+    description:
+      '`insufficient_permissions`: the client lacks scope `admin`; `invalid_csrf_token`: a change made with the console session cookie lacks its `X-CSRF-Token`',
+  };
   responses[404] = { description: '`not_found`' };
   if (options.body || options.noContent) responses[409] = { description: '`conflict`' };
   const doc: RouteDoc = {
     summary: options.summary,
     tags: options.tags,
-    auth: { apiClient: 'admin' },
+    auth: { apiClient: 'admin', consoleSession: true },
     responses,
   };
   if (options.description) doc.description = options.description;

@@ -73,6 +73,16 @@ const serverSchema = z.strictObject({
   config_refresh_ms: z.int().min(100).max(600_000).default(1000),
   /** Accept a caller's `X-Request-Id` (when it is 1-64 safe characters) instead of generating one. */
   trust_request_id: z.boolean().default(false),
+  /** The web admin console (`/console/*`, its session cookie on the admin API); false: 404, no cookie accepted. */
+  console: z.boolean().default(true),
+  /** A console session unused this long ends. */
+  console_session_idle_minutes: z.int().min(1).max(720).default(30),
+  /** A console session ends this long after sign-in however it is used (at most 12 hours). */
+  console_session_max_hours: z.int().min(1).max(12).default(12),
+  /** Stored configuration-change audit events older than this are purged. */
+  audit_retention_days: z.int().min(1).max(36_500).default(90),
+  /** At most this many stored audit events are kept (the newest). */
+  audit_max_events: z.int().min(100).max(100_000_000).default(100_000),
 });
 
 /** Custom registration's OAuth side: transactions and tokens. */

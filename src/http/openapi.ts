@@ -1,5 +1,6 @@
 import type { FastifyInstance, HTTPMethods } from 'fastify';
 import { z } from 'zod';
+import { SESSION_COOKIE } from '../console/cookie.js';
 import { renderDocsPage } from './docs-page.js';
 import { sendJson } from './errors.js';
 import type { RouteAuth, RouteDoc } from './route-doc.js';
@@ -148,6 +149,14 @@ export function buildOpenApiDocument(routes: CollectedRoute[], info: { version: 
           description:
             'client_id and client_secret, each form-urlencoded, joined by `:` and base64-encoded (RFC 6749 §2.3.1).',
         },
+        consoleSession: {
+          type: 'apiKey',
+          in: 'cookie',
+          name: SESSION_COOKIE,
+          description:
+            "The web console's session cookie, set by `POST /console/api/session` (when `server.console` is on). " +
+            "A POST, PUT, PATCH or DELETE made with it must also carry the session's `X-CSRF-Token`.",
+        },
       },
     },
   };
@@ -199,9 +208,18 @@ function operation(doc: RouteDoc, path: string, operationId: string, converter: 
     responses[status] = answer;
   }
   op.responses = responses;
-  op.security = doc.auth === 'none' ? [] : [{ basicAuth: [] }];
+  op.security = securityOf(doc.auth);
   if (typeof doc.auth === 'object' && 'apiClient' in doc.auth) op['x-required-scope'] = doc.auth.apiClient;
   return op;
+}
+
+/** The OpenAPI `security` of a route: any one of the entries will do. */
+function securityOf(auth: RouteAuth): JsonObject[] {
+  if (auth === 'none') return [];
+  if ('apiClient' in auth)
+    return auth.consoleSession ? [{ basicAuth: [] }, { consoleSession: [] }] : [{ basicAuth: [] }];
+  if ('application' in auth) return [{ basicAuth: [] }];
+  return [{ consoleSession: [] }];
 }
 
 function authSentence(auth: RouteAuth, takesForms: boolean): string {
@@ -209,10 +227,15 @@ function authSentence(auth: RouteAuth, takesForms: boolean): string {
   const how = takesForms
     ? 'by HTTP Basic or by `client_id` and `client_secret` fields in the form body (not both)'
     : 'by HTTP Basic';
+  const cookie =
+    'the console session cookie (`POST /console/api/session`); a change made with it also needs the ' +
+    "session's `X-CSRF-Token` header";
   if ('apiClient' in auth) {
-    return `Authentication: an API client's credentials, ${how}; the client needs scope \`${auth.apiClient}\`.`;
+    const or = auth.consoleSession ? `, or ${cookie}` : '';
+    return `Authentication: an API client's credentials, ${how}${or}; the client needs scope \`${auth.apiClient}\`.`;
   }
-  return `Authentication: an application's (OAuth client's) credentials, ${how}.`;
+  if ('application' in auth) return `Authentication: an application's (OAuth client's) credentials, ${how}.`;
+  return `Authentication: ${cookie}.`;
 }
 
 /** Every `{name}` of the path as a required path parameter, typed from `params` when given. */

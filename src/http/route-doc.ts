@@ -2,10 +2,15 @@ import type { z } from 'zod';
 
 /** How a route authenticates its caller, for the OpenAPI `security` of the route. */
 export type RouteAuth =
-  /** An API client (Basic or form credentials) holding this scope. */
-  | { apiClient: 'user_registration' | 'admin' | 'token_introspection' }
+  /**
+   * An API client (Basic or form credentials) holding this scope; with `consoleSession`,
+   * a console session cookie of such a client instead (the admin API).
+   */
+  | { apiClient: 'user_registration' | 'admin' | 'token_introspection'; consoleSession?: true }
   /** An application's (OAuth client's) credentials. */
   | { application: true }
+  /** Only a console session cookie (the console's own API). */
+  | { consoleSession: true }
   /** Public. */
   | 'none';
 

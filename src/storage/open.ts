@@ -1,7 +1,9 @@
 import type { RegistrarConfig } from '../config/load.js';
 import { configFileSchema } from '../config/schema.js';
 import { withReadMemo } from './config-read-memo.js';
+import { PostgresAuditEventStore } from './postgres/audit-event-store.js';
 import { PostgresConfigStore } from './postgres/config-store.js';
+import { PostgresConsoleSessionStore } from './postgres/console-session-store.js';
 import { migrate, openPostgres } from './postgres/database.js';
 import { PostgresSigningKeyStore } from './postgres/signing-key-store.js';
 import { PostgresTokenStore } from './postgres/token-store.js';
@@ -9,16 +11,20 @@ import { RedisCacheStore } from './redis/cache-store.js';
 import { closeRedis, openRedis } from './redis/connection.js';
 import { openRedisSandboxCache } from './redis/sandbox-cache.js';
 import { RedisTransactionStore } from './redis/transaction-store.js';
+import { SqliteAuditEventStore } from './sqlite/audit-event-store.js';
 import { SqliteCacheStore } from './sqlite/cache-store.js';
 import { SqliteConfigStore } from './sqlite/config-store.js';
+import { SqliteConsoleSessionStore } from './sqlite/console-session-store.js';
 import { openSqlite, type SqliteDatabase, sqlitePath } from './sqlite/database.js';
 import { SqliteSigningKeyStore } from './sqlite/signing-key-store.js';
 import { SqliteTokenStore } from './sqlite/token-store.js';
 import { SqliteTransactionStore } from './sqlite/transaction-store.js';
 import { WalCheckpointer } from './sqlite/wal-checkpointer.js';
 import type {
+  AuditEventStore,
   CacheStore,
   ConfigStore,
+  ConsoleSessionStore,
   SandboxCache,
   SigningKeyStore,
   TokenStore,
@@ -30,6 +36,10 @@ export interface Storage {
   config: ConfigStore;
   tokens: TokenStore;
   signingKeys: SigningKeyStore;
+  /** Stored configuration-change audit events, beside the configuration. */
+  auditEvents: AuditEventStore;
+  /** Web console sessions, beside the configuration. */
+  consoleSessions: ConsoleSessionStore;
   cache: CacheStore;
   /** Registration transactions live with the CACHE. */
   transactions: TransactionStore;
@@ -52,7 +62,8 @@ const DEFAULTS = configFileSchema.parse({});
 type Half<T> = T & { close(): Promise<void> };
 
 /**
- * Opens storage (configuration, tokens, signing keys: SQLite or PostgreSQL) and the
+ * Opens storage (configuration, tokens, signing keys, audit events, console sessions:
+ * SQLite or PostgreSQL) and the
  * CACHE with registration transactions (SQLite or Redis) by URL, migrating the
  * schemas. PostgreSQL migrations take an advisory lock, so nodes may start together.
  */
@@ -89,7 +100,7 @@ async function openDurable(
   { storage }: StorageSettings,
   onError: (error: Error) => void,
   sqliteOpened: (db: SqliteDatabase) => void,
-): Promise<Half<Pick<Storage, 'config' | 'tokens' | 'signingKeys'>>> {
+): Promise<Half<Pick<Storage, 'config' | 'tokens' | 'signingKeys' | 'auditEvents' | 'consoleSessions'>>> {
   if (storage.url.startsWith('sqlite:')) {
     const db = openSqlite(sqlitePath(storage.url), { migrate: true });
     sqliteOpened(db);
@@ -98,6 +109,8 @@ async function openDurable(
       config: new SqliteConfigStore(db),
       tokens: new SqliteTokenStore(db),
       signingKeys: new SqliteSigningKeyStore(db),
+      auditEvents: new SqliteAuditEventStore(db),
+      consoleSessions: new SqliteConsoleSessionStore(db),
       async close() {
         await checkpointer.close();
         db.close();
@@ -121,6 +134,8 @@ async function openDurable(
     config: withReadMemo(new PostgresConfigStore(pool), postgres.read_cache_ms),
     tokens: new PostgresTokenStore(pool),
     signingKeys: new PostgresSigningKeyStore(pool),
+    auditEvents: new PostgresAuditEventStore(pool),
+    consoleSessions: new PostgresConsoleSessionStore(pool),
     async close() {
       await pool.end();
     },

@@ -200,6 +200,8 @@ export interface SandboxCache {
   close(): void;
 }
 
+/** So do the administration stores (audit events, console sessions), from admin-types.ts. */
+export type * from './admin-types.js';
 /** The registration stores (transactions, tokens) live in grant-types.ts; every storage type is exported here. */
 export type * from './grant-types.js';
 

@@ -45,7 +45,7 @@ type RouteKind = 'backchannel' | 'init' | 'complete' | 'token' | 'introspect' | 
 
 /** What kind of route a registered URL is. */
 export function routeKind(url: string): RouteKind {
-  if (url.startsWith('/api/v1/configuration/')) return 'admin';
+  if (url.startsWith('/api/v1/configuration/') || url === '/api/v1/audit-events') return 'admin';
   if (url.endsWith('/backchannel')) return 'backchannel';
   if (url.endsWith('/init')) return 'init';
   if (url.endsWith('/complete')) return 'complete';
@@ -241,7 +241,11 @@ export function makeRequest(
   } else if (kind === 'token' || kind === 'introspect' || kind === 'revoke') {
     if (!clean && rng.chance(0.15)) json({ token: token() });
     else form(formFields(rng, kind, token, clean));
-  } else if (kind === 'admin' && (['POST', 'PUT', 'PATCH'].includes(method) || rng.chance(0.05))) {
+  } else if (
+    kind === 'admin' &&
+    route.url.startsWith('/api/v1/configuration/') &&
+    (['POST', 'PUT', 'PATCH'].includes(method) || rng.chance(0.05))
+  ) {
     const made = adminBody(rng, method, route.url, pathIdValue, clean);
     secrets.push(...made.secrets);
     json(made.body);

@@ -44,12 +44,21 @@ export function basic(id: string, secret: string): string {
   return `Basic ${Buffer.from(`${enc(id)}:${enc(secret)}`).toString('base64')}`;
 }
 
+/** How a test Registrar differs from a real one beyond its configuration. */
+export interface TestRegistrarOptions {
+  /** The clock console sessions are timed by (the test moves it). */
+  clock?: () => number;
+}
+
 /**
  * Starts a real Registrar (SQLite in a temp folder, real sandbox processes) on a
  * config object; `raw` is merged over a minimal config with one API client holding
  * `user_registration`. Fast scrypt parameters, two sandbox processes.
  */
-export async function startRegistrar(raw: Record<string, unknown> = {}): Promise<TestRegistrar> {
+export async function startRegistrar(
+  raw: Record<string, unknown> = {},
+  options: TestRegistrarOptions = {},
+): Promise<TestRegistrar> {
   const dataDir = mkdtempSync(join(tmpdir(), 'registrar-test-'));
   const rawServer = (raw.server as Record<string, unknown> | undefined) ?? {};
   const rawEngine = (raw.engine as Record<string, unknown> | undefined) ?? {};
@@ -66,6 +75,7 @@ export async function startRegistrar(raw: Record<string, unknown> = {}): Promise
   const logger = createLogger('trace', logs);
   const secretKey = randomBytes(32);
   const deps = await createDeps(config, { logger, secretKey });
+  if (options.clock) deps.clock = options.clock;
   const app = buildApp(config, deps);
   await app.ready();
   return {

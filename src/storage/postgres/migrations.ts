@@ -87,4 +87,31 @@ export const MIGRATIONS: readonly string[] = [
   );
   CREATE UNIQUE INDEX signing_keys_one_active ON signing_keys (active) WHERE active;
   `,
+  // Version 2: stored configuration-change audit events (views as TEXT, byte for byte) and
+  // console sessions (only a hash of each session id).
+  `
+  CREATE TABLE audit_events (
+    id          BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    at          BIGINT NOT NULL,
+    client_id   TEXT COLLATE "C",
+    resource    TEXT NOT NULL,
+    resource_id TEXT COLLATE "C" NOT NULL,
+    action      TEXT NOT NULL,
+    before      TEXT NOT NULL,
+    after       TEXT NOT NULL
+  );
+  CREATE INDEX audit_events_at ON audit_events (at);
+  CREATE INDEX audit_events_resource ON audit_events (resource, resource_id, id);
+  CREATE INDEX audit_events_client ON audit_events (client_id, id);
+  CREATE TABLE console_sessions (
+    id_hash            TEXT PRIMARY KEY,
+    client_id          TEXT NOT NULL,
+    secret_fingerprint TEXT NOT NULL,
+    created_at         BIGINT NOT NULL,
+    idle_expires_at    BIGINT NOT NULL,
+    expires_at         BIGINT NOT NULL
+  );
+  CREATE INDEX console_sessions_idle_expiry ON console_sessions (idle_expires_at);
+  CREATE INDEX console_sessions_expiry ON console_sessions (expires_at);
+  `,
 ];

@@ -104,4 +104,29 @@ export const MIGRATIONS: readonly string[] = [
   ALTER TABLE registration_transactions ADD COLUMN claim_token TEXT;
   ALTER TABLE registration_transactions ADD COLUMN claimed_until INTEGER;
   `,
+  `
+  CREATE TABLE audit_events (
+    id          INTEGER PRIMARY KEY AUTOINCREMENT,
+    at          INTEGER NOT NULL,
+    client_id   TEXT,
+    resource    TEXT NOT NULL,
+    resource_id TEXT NOT NULL,
+    action      TEXT NOT NULL,
+    before      TEXT NOT NULL,
+    after       TEXT NOT NULL
+  );
+  CREATE INDEX audit_events_at ON audit_events (at);
+  CREATE INDEX audit_events_resource ON audit_events (resource, resource_id, id);
+  CREATE INDEX audit_events_client ON audit_events (client_id, id);
+  CREATE TABLE console_sessions (
+    id_hash            TEXT PRIMARY KEY,
+    client_id          TEXT NOT NULL,
+    secret_fingerprint TEXT NOT NULL,
+    created_at         INTEGER NOT NULL,
+    idle_expires_at    INTEGER NOT NULL,
+    expires_at         INTEGER NOT NULL
+  ) WITHOUT ROWID;
+  CREATE INDEX console_sessions_idle_expiry ON console_sessions (idle_expires_at);
+  CREATE INDEX console_sessions_expiry ON console_sessions (expires_at);
+  `,
 ];
