@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs';
 import type { ScriptLimits } from '../config/schema.js';
 import type { Logger } from '../logging.js';
 import { nowMs } from './clock.js';
@@ -616,6 +617,8 @@ export class SandboxSupervisor {
         ran_ms: Math.round(nowMs() - run.startedAt),
         loading: run.cold && run.loadedAt === undefined,
         state: stat?.[0],
+        // Where its main thread sleeps: ep_poll (idle, waiting for a message), a futex (a lock), ...
+        wchan: readProcText(`/proc/${p.pid}/wchan`),
         demoted: p.demoted,
         pipe: p.syncRuns.length,
         ...(sample && cpuNow !== undefined
@@ -777,4 +780,13 @@ function failure(kind: FailureKind, message: string, job: Job): ExecOutcome {
     wallMs: now - job.dispatched,
     queueMs: (job.dispatchedOnce ? job.dispatched : now) - job.enqueued,
   };
+}
+
+/** A small /proc file's text, or undefined when it cannot be read (not Linux, process gone). */
+function readProcText(path: string): string | undefined {
+  try {
+    return readFileSync(path, 'utf8').trim();
+  } catch {
+    return undefined;
+  }
 }
