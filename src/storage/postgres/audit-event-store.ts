@@ -1,4 +1,5 @@
 import type { Pool } from 'pg';
+import { AUDIT_EVENT_COLUMNS, type AuditEventRow, auditEventFromRow } from '../audit-event-rows.js';
 import { pageOf } from '../paging.js';
 import type {
   AuditEvent,
@@ -8,25 +9,6 @@ import type {
   NewAuditEvent,
 } from '../types.js';
 import { inTransaction } from './database.js';
-
-interface AuditEventRow {
-  id: number;
-  at: number;
-  client_id: string | null;
-  resource: AuditEvent['resource'];
-  resource_id: string;
-  action: AuditEvent['action'];
-  before: string;
-  after: string;
-}
-
-const COLUMNS = 'id, at, client_id, resource, resource_id, action, before, after';
-
-const fromRow = (row: AuditEventRow): AuditEvent => ({
-  ...row,
-  before: JSON.parse(row.before) as unknown,
-  after: JSON.parse(row.after) as unknown,
-});
 
 /** The filters of a query, in a fixed order. */
 const FILTERS = [
@@ -88,10 +70,10 @@ export class PostgresAuditEventStore implements AuditEventStore {
     const where = clauses.length > 0 ? `WHERE ${clauses.join(' AND ')}` : '';
     const { rows } = await this.pool.query<AuditEventRow>({
       name: `audit_list_${names.join('_') || 'all'}`,
-      text: `SELECT ${COLUMNS} FROM audit_events ${where} ORDER BY id DESC LIMIT $${values.length}`,
+      text: `SELECT ${AUDIT_EVENT_COLUMNS} FROM audit_events ${where} ORDER BY id DESC LIMIT $${values.length}`,
       values,
     });
-    return pageOf(rows.map(fromRow), query.limit, (event) => String(event.id));
+    return pageOf(rows.map(auditEventFromRow), query.limit, (event) => String(event.id));
   }
 
   async purge({ since, keep }: AuditRetention): Promise<number> {

@@ -1,3 +1,4 @@
+import { AUDIT_EVENT_COLUMNS, type AuditEventRow, auditEventFromRow } from '../audit-event-rows.js';
 import { pageOf } from '../paging.js';
 import type {
   AuditEvent,
@@ -7,25 +8,6 @@ import type {
   NewAuditEvent,
 } from '../types.js';
 import type { SqliteDatabase } from './database.js';
-
-interface AuditEventRow {
-  id: number;
-  at: number;
-  client_id: string | null;
-  resource: AuditEvent['resource'];
-  resource_id: string;
-  action: AuditEvent['action'];
-  before: string;
-  after: string;
-}
-
-const COLUMNS = 'id, at, client_id, resource, resource_id, action, before, after';
-
-const fromRow = (row: AuditEventRow): AuditEvent => ({
-  ...row,
-  before: JSON.parse(row.before) as unknown,
-  after: JSON.parse(row.after) as unknown,
-});
 
 /** The filters of a query, in a fixed order: each combination gets one prepared statement. */
 const FILTERS = [
@@ -75,14 +57,14 @@ export class SqliteAuditEventStore implements AuditEventStore {
     if (!statement) {
       const where = used.length > 0 ? `WHERE ${used.map(([, clause]) => clause).join(' AND ')}` : '';
       statement = this.db.prepare(
-        `SELECT ${COLUMNS} FROM audit_events ${where} ORDER BY id DESC LIMIT @limit`,
+        `SELECT ${AUDIT_EVENT_COLUMNS} FROM audit_events ${where} ORDER BY id DESC LIMIT @limit`,
       );
       this.lists.set(key, statement);
     }
     const params: Record<string, string | number> = { limit: query.limit + 1 };
     for (const [name] of used) params[name] = query[name] as string | number;
     const rows = statement.all(params) as AuditEventRow[];
-    return pageOf(rows.map(fromRow), query.limit, (event) => String(event.id));
+    return pageOf(rows.map(auditEventFromRow), query.limit, (event) => String(event.id));
   }
 
   async purge(retention: AuditRetention): Promise<number> {
