@@ -282,6 +282,20 @@ describe('a process killed at an execution deadline', () => {
     };
   };
 
+  test('an answer waiting in the pipe while the server itself was held up past the deadline is read, not killed', async () => {
+    const { engine } = r.deps;
+    assert.ok((await engine.execute(request('quick', 'x'))).ok);
+    const pending = engine.execute(request('quick', 'x'));
+    // Let the batch of this turn go out (a microtask), then hold the thread.
+    await Promise.resolve();
+    // The server's own thread is busy past the execution's deadline (1 000 + 100 ms); the
+    // sandbox answered long before, and its answer waits in the pipe.
+    const end = Date.now() + 1500;
+    while (Date.now() < end) {}
+    const outcome = await pending;
+    assert.equal(outcome.ok, true, JSON.stringify(outcome));
+  });
+
   test('executions queued behind it in its pipe never started: they run elsewhere and succeed', async () => {
     const { engine } = r.deps;
     const requeued = () => r.logs.lines.filter((line) => String(line.msg).includes('had not started')).length;

@@ -73,6 +73,8 @@ export interface Run {
   deadlineMs: number;
   /** In a demoted process: the process's CPU time (ms) when it started, to hold it to its CPU limit. */
   cpuStartMs?: number;
+  /** Past its deadline: its process is killed after the turn's I/O is read (unless it answered). */
+  killPending?: boolean;
   /** Told to stop: it used up its CPU limit. */
   cancelled?: boolean;
   /** Its process's CPU time (ms) when the supervisor first saw it running long, and when. */

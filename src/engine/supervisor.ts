@@ -503,7 +503,7 @@ export class SandboxSupervisor {
       if (head) {
         const ran = now - head.startedAt;
         if (ran > head.deadlineMs) {
-          this.killFor(
+          this.killAfterReading(
             p,
             head,
             head.deadlineMs > syncBudgetMs(head.job) + killGraceMs ? 'wall_deadline' : 'cpu_deadline',
@@ -514,7 +514,7 @@ export class SandboxSupervisor {
       }
       for (const run of p.runs.values()) {
         if (!run.sync && now - run.sentAt > run.deadlineMs) {
-          this.killFor(p, run, 'wall_deadline');
+          this.killAfterReading(p, run, 'wall_deadline');
           break;
         }
       }
@@ -595,6 +595,21 @@ export class SandboxSupervisor {
       'a script ran long: its sandbox process now runs at the lowest priority',
     );
     this.replenish();
+  }
+
+  /**
+   * Kills `p` for `run`'s missed deadline once the event loop has read what the process
+   * sent meanwhile. Timers run before I/O in each turn: after the server's own thread was
+   * held up (a long GC, a blocking call) past a deadline, the answer may already be waiting
+   * in the pipe, and the process idle. So the verdict waits for this turn's poll phase.
+   */
+  private killAfterReading(p: SandboxProcess, run: Run, cause: 'cpu_deadline' | 'wall_deadline'): void {
+    if (run.killPending) return;
+    run.killPending = true;
+    setImmediate(() => {
+      run.killPending = false;
+      if (p.runs.get(run.id) === run && !p.retired && !this.stopped) this.killFor(p, run, cause);
+    });
   }
 
   /** Kills a process whose execution missed its deadline; the execution fails now, the rest when the process is gone. */
