@@ -225,6 +225,7 @@ export class SandboxSupervisor {
   private place(job: Job): boolean {
     const { tenant, share } = job;
     if (tenant.inFlight >= share.maxExecutions) return false;
+    const expected = this.history.expectedCpuMs(job.script.key);
     // A slow script runs in demoted processes, unless none can exist (the maximum is taken by
     // normal ones): then it runs like any other rather than never.
     const slow = this.history.isSlow(job.script.key) && this.demotedPoolPossible();
@@ -252,7 +253,6 @@ export class SandboxSupervisor {
       if (!target && !roomLater) this.grow(slow ? 'demoted' : 'async');
     } else {
       const quick = this.history.isQuick(job.script.key);
-      const expected = this.history.expectedCpuMs(job.script.key);
       let free: SandboxProcess | undefined;
       let behind: SandboxProcess | undefined;
       for (const p of this.processes) {
@@ -269,7 +269,7 @@ export class SandboxSupervisor {
       if (!target && slow && underCap) this.grow('demoted');
     }
     if (!target) return false;
-    this.send(target, job, this.history.expectedCpuMs(job.script.key));
+    this.send(target, job, expected);
     return true;
   }
 
