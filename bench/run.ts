@@ -6,7 +6,9 @@
  * store (bench/bare-server.ts), and **baseline**, a route inside Registrar's server
  * (which pays Registrar's own per-request overhead). Routes run interleaved round by
  * round so all see the same machine noise. Prints rps, p99 and CPU per request for each
- * (server and sandbox processes apart), and every route's ratio to bare.
+ * (server and sandbox processes apart), and every route's ratio to bare: each route's run
+ * follows a run of bare right before it, and the ratio is the median over the rounds of
+ * those pairs (this VM's speed drifts by tens of percent within minutes).
  * The backchannel and complete run twice: on SQLite, and on PostgreSQL + Redis (the
  * scale-out backends; REGISTRAR_TEST_POSTGRES_URL / REGISTRAR_TEST_REDIS_URL, or
  * throwaway ones from scripts/test-services.sh), each on its own server process.
@@ -104,7 +106,6 @@ const NEIGHBOUR_SCENARIOS: [idp: string, callers: number][] = [
   ['upstream', 40],
 ];
 const allTargets: Record<string, TargetSpec> = {
-  bare: { server: bare, path: BACKCHANNEL, auth: basicAuth(BENCH_CLIENT) },
   baseline: { server: sqlite, path: '/bench/baseline', auth: basicAuth(BENCH_CLIENT) },
   backchannel: { server: sqlite, path: BACKCHANNEL, auth: basicAuth(BENCH_CLIENT) },
   complete: { server: sqlite, path: COMPLETE, auth: basicAuth(BENCH_APP) },
@@ -121,9 +122,7 @@ const allTargets: Record<string, TargetSpec> = {
     ]),
   ),
 };
-const targets = Object.fromEntries(
-  Object.entries(allTargets).filter(([name]) => !only || only.has(name) || name === 'bare'),
-);
+const targets = Object.fromEntries(Object.entries(allTargets).filter(([name]) => !only || only.has(name)));
 type Target = string;
 
 const TICKS_PER_MS = 100 / 1000; // USER_HZ
@@ -164,17 +163,22 @@ async function load(target: Target, duration: number) {
   const spec = targets[target];
   if (!spec) throw new Error(`unknown target ${target}`);
   const { server, path, auth, neighbour } = spec;
-  // A neighbour scenario first measures the route alone, right before, as its own reference.
-  const cannon = () =>
+  const cannonAt = (port: number, at: string, authorization: string) =>
     autocannon({
-      url: `http://127.0.0.1:${server.port}${path}`,
+      url: `http://127.0.0.1:${port}${at}`,
       method: 'POST',
-      headers: { authorization: auth, 'content-type': 'application/json' },
+      headers: { authorization, 'content-type': 'application/json' },
       body,
       connections,
       duration,
     });
-  const alone = neighbour ? await cannon() : undefined;
+  const cannon = () => cannonAt(server.port, path, auth);
+  // Every measurement has a reference taken right before it, so each ratio compares two runs
+  // on the same machine state (this VM's speed drifts by tens of percent within minutes): a
+  // neighbour scenario the route alone, every other route the bare Fastify process.
+  const reference = neighbour
+    ? await cannon()
+    : await cannonAt(bare.port, BACKCHANNEL, basicAuth(BENCH_CLIENT));
   const callers =
     neighbour &&
     startCallers(
@@ -201,8 +205,9 @@ async function load(target: Target, duration: number) {
     serverCpuUs: (spent.server * 1000) / total,
     sandboxCpuUs: (spent.sandbox * 1000) / total,
     backendsCpuUs: (spent.backends * 1000) / total,
-    aloneRps: alone?.requests.average ?? 0,
-    aloneP99: alone?.latency.p99 ?? 0,
+    /** The reference run right before: bare Fastify, or for a neighbour scenario the route alone. */
+    referenceRps: reference.requests.average,
+    referenceP99: reference.latency.p99,
     neighbourCalls: neighbourTally?.calls ?? 0,
     neighbourFailures: neighbourTally?.failures ?? 0,
   };
@@ -221,12 +226,15 @@ try {
       const target = order[(i + round) % order.length] as Target;
       const sample = await load(target, seconds);
       samplesOf(target).push(sample);
+      const reference = targets[target]?.neighbour ? 'alone' : 'bare';
       console.log(
         `round ${round + 1} ${target.padEnd(20)} ${sample.rps.toFixed(0).padStart(6)} rps  p50 ${sample.p50} ms  p99 ${sample.p99} ms  ` +
           `cpu/request: server ${sample.serverCpuUs.toFixed(0)} us, sandbox ${sample.sandboxCpuUs.toFixed(0)} us, ` +
-          `postgres+redis ${sample.backendsCpuUs.toFixed(0)} us` +
+          `postgres+redis ${sample.backendsCpuUs.toFixed(0)} us; ` +
+          `${reference} just before: ${sample.referenceRps.toFixed(0)} rps, p99 ${sample.referenceP99} ms ` +
+          `(${(sample.rps / sample.referenceRps).toFixed(2)}x)` +
           (sample.neighbourCalls || sample.neighbourFailures
-            ? `  neighbour: ${sample.neighbourCalls} answered, ${sample.neighbourFailures} failed; alone just before: ${sample.aloneRps.toFixed(0)} rps, p99 ${sample.aloneP99} ms`
+            ? `  neighbour: ${sample.neighbourCalls} answered, ${sample.neighbourFailures} failed`
             : ''),
       );
     }
@@ -243,32 +251,34 @@ try {
     };
   };
   const summary = Object.fromEntries(order.map((t) => [t, summaryOf(t)]));
-  // Every route is measured as a ratio of the bare Fastify process doing the same auth and JSON work.
-  const baseline = summaryOf('bare');
-  const ratios = Object.fromEntries(
-    order
-      .filter((t) => t !== 'bare' && !targets[t]?.neighbour)
-      .map((t) => [
-        t,
-        {
-          rps: summaryOf(t).rps / baseline.rps,
-          p99: summaryOf(t).p99 / Math.max(baseline.p99, 1),
-        },
-      ]),
-  );
+  // Each ratio is the median, over the rounds, of a route's figure over its reference's
+  // measured right before it (bare Fastify, or the route alone for a neighbour scenario).
+  const pairRatios = (t: Target) => {
+    const list = samplesOf(t);
+    return {
+      rps: median(list.map((x) => x.rps / x.referenceRps)),
+      p99: median(list.map((x) => x.p99 / Math.max(x.referenceP99, 1))),
+      referenceRps: median(list.map((x) => x.referenceRps)),
+      referenceP99: median(list.map((x) => x.referenceP99)),
+    };
+  };
+  const plain = order.filter((t) => !targets[t]?.neighbour);
+  const ratios = Object.fromEntries(plain.map((t) => [t, pairRatios(t)]));
   console.log(
-    '\n| route | rps (median) | p99 ms (median) | server / sandbox / postgres+redis CPU µs per request |\n|---|---:|---:|---|',
+    '\n| route | rps (median) | p99 ms (median) | bare just before: rps, p99 ms (medians) | × bare rps | × bare p99 | server / sandbox / postgres+redis CPU µs per request |\n|---|---:|---:|---|---:|---:|---|',
   );
-  for (const t of order) {
+  for (const t of plain) {
     const x = summaryOf(t);
+    const r = pairRatios(t);
     console.log(
-      `| ${t} | ${x.rps.toFixed(0)} | ${x.p99} | ${x.serverCpuUs.toFixed(0)} / ${x.sandboxCpuUs.toFixed(0)} / ${x.backendsCpuUs.toFixed(0)} |`,
+      `| ${t} | ${x.rps.toFixed(0)} | ${x.p99} | ${r.referenceRps.toFixed(0)}, ${r.referenceP99} | ${r.rps.toFixed(2)} | ${r.p99.toFixed(2)} | ` +
+        `${x.serverCpuUs.toFixed(0)} / ${x.sandboxCpuUs.toFixed(0)} / ${x.backendsCpuUs.toFixed(0)} |`,
     );
   }
   console.log('');
   for (const [t, r] of Object.entries(ratios)) {
     console.log(
-      `${t} / bare Fastify: rps ${r.rps.toFixed(2)}x, p99 ${r.p99.toFixed(2)}x` +
+      `${t} / bare Fastify just before: rps ${r.rps.toFixed(2)}x, p99 ${r.p99.toFixed(2)}x (medians of ${rounds} pairs)` +
         (t === 'backchannel' ? ' (target: rps >= 0.45x, p99 <= 3x)' : ''),
     );
   }
@@ -276,12 +286,12 @@ try {
   const neighbourRatios: Record<string, { rps: number; p99Ms: number }> = {};
   for (const t of order.filter((name) => targets[name]?.neighbour)) {
     const list = samplesOf(t);
-    const rps = median(list.map((x) => x.rps / (x.aloneRps || x.rps)));
+    const { rps } = pairRatios(t);
     const p99Ms = median(list.map((x) => x.p99));
     neighbourRatios[t] = { rps, p99Ms };
     console.log(
       `${t}: backchannel rps ${rps.toFixed(2)}x its own alone just before (target >= 0.8x), p99 ${p99Ms} ms (target <= 100 ms); ` +
-        `alone: ${median(list.map((x) => x.aloneRps)).toFixed(0)} rps, p99 ${median(list.map((x) => x.aloneP99))} ms`,
+        `alone: ${median(list.map((x) => x.referenceRps)).toFixed(0)} rps, p99 ${median(list.map((x) => x.referenceP99))} ms`,
     );
   }
   console.log(

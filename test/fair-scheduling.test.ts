@@ -286,8 +286,8 @@ describe('a process killed at an execution deadline', () => {
     const { engine } = r.deps;
     assert.ok((await engine.execute(request('quick', 'x'))).ok);
     const pending = engine.execute(request('quick', 'x'));
-    // Let the batch of this turn go out (a microtask), then hold the thread.
-    await Promise.resolve();
+    // Let the batch of this turn go out (at the end of the turn), then hold the thread.
+    await new Promise((resolve) => setImmediate(resolve));
     // The server's own thread is busy past the execution's deadline (1 000 + 100 ms); the
     // sandbox answered long before, and its answer waits in the pipe.
     const end = Date.now() + 1500;

@@ -158,9 +158,11 @@ export class SandboxProcess {
   /**
    * Queues a message; what is queued in one event-loop turn goes out as one IPC write
    * (an array), so a busy server wakes the process once per batch, not per execution.
+   * `setImmediate`, not a microtask: the requests of one turn arrive in separate I/O
+   * callbacks, and microtasks run after each of them.
    */
   send(message: ParentMessage): void {
-    if (this.outbox.length === 0) queueMicrotask(this.flush);
+    if (this.outbox.length === 0) setImmediate(this.flush);
     this.outbox.push(message);
   }
 

@@ -58,6 +58,9 @@ export class ClientAuthenticator<T extends StoredClient> {
       if (client && this.credentials.cached(presented.clientId, presented.clientSecret, hash)) return client;
       throw new RegistrarError('invalid_client');
     }
+    // The common case: a secret verified within the cache's TTL, checked synchronously,
+    // with none of the slow path's bookkeeping.
+    if (client && this.credentials.cached(presented.clientId, presented.clientSecret, hash)) return client;
     let ok: boolean;
     try {
       ok = await this.guard.check(attempt, presented.clientSecret, hash, () =>

@@ -1,4 +1,4 @@
-import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
+import { hash, randomBytes, timingSafeEqual } from 'node:crypto';
 import { verifySecret } from './secret-hash.js';
 
 interface Entry {
@@ -21,7 +21,7 @@ interface Entry {
  * its own scrypt at once, a stampede that stalls the thread pool for seconds under load.
  */
 export class CredentialCache {
-  private readonly macKey = randomBytes(32);
+  private readonly macKey = randomBytes(32).toString('base64');
   private readonly entries = new Map<string, Entry>();
   /** Slow verifications in progress, by client id, presented secret's MAC and stored hash. */
   private readonly inFlight = new Map<string, Promise<boolean>>();
@@ -58,7 +58,9 @@ export class CredentialCache {
   }
 
   private macOf(clientId: string, presentedSecret: string): Buffer {
-    return createHmac('sha256', this.macKey).update(clientId).update('\0').update(presentedSecret).digest();
+    // A keyed SHA-256 (the key is random per process and never leaves it): the digest is only
+    // compared for equality here, so a one-shot hash serves as well as an HMAC, at half the cost.
+    return hash('sha256', `${this.macKey}\0${clientId}\0${presentedSecret}`, 'buffer');
   }
 
   /** A match also extends the entry: a client in steady use is not re-hashed (nor locked out while throttled). */
