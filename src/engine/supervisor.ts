@@ -432,7 +432,17 @@ export class SandboxSupervisor {
         const long =
           outcome.cpuMs > this.options.capacity.demoteAfterMs ||
           (!outcome.ok && LIMIT_FAILURES.has(outcome.error.kind));
-        this.history.record(run.job.script.key, outcome.cpuMs, long, run.demoted);
+        if (this.history.record(run.job.script.key, outcome.cpuMs, long, run.demoted)) {
+          this.options.logger.warn(
+            {
+              idp: run.job.tenant.id,
+              script: run.job.script.key,
+              cpu_ms: outcome.cpuMs,
+              failure: outcome.ok ? undefined : outcome.error.kind,
+            },
+            'a script ran long: its next executions run in demoted processes for a while',
+          );
+        }
         outcome.queueMs = run.job.dispatched - run.job.enqueued;
         run.job.resolve(outcome);
         // Demoted in the server's own scheduling group: it makes way for a process of its own.
@@ -588,10 +598,16 @@ export class SandboxSupervisor {
   private demote(p: SandboxProcess, head: Run): void {
     p.demote();
     head.demoted = true;
-    this.history.markSlow(head.job.script.key);
+    const routed = this.history.markSlow(head.job.script.key);
     this.events.demotion(head.job.tenant.id);
     this.options.logger.warn(
-      { pid: p.pid, idp: head.job.tenant.id, ran_ms: Math.round(nowMs() - head.startedAt) },
+      {
+        pid: p.pid,
+        idp: head.job.tenant.id,
+        ran_ms: Math.round(nowMs() - head.startedAt),
+        // False: the first long run after many quick ones is taken for an outlier.
+        next_runs_demoted: routed,
+      },
       'a script ran long: its sandbox process now runs at the lowest priority',
     );
     this.replenish();

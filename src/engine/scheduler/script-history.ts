@@ -8,6 +8,13 @@ const MAX_SLOW_MEMORY_MS = 30 * 60_000;
 const QUICK_RUN_MS = 5;
 /** Runs that make a script's recent CPU known: after this many, other executions may wait behind it in a pipe. */
 const RECENT_RUNS = 3;
+/**
+ * Quick runs in a row after which a script's first long run counts as an outlier (a GC
+ * pause, a starved machine): the process running it is still demoted, but the script's
+ * next executions stay in normal processes. A second long run within
+ * {@link SLOW_MEMORY_MS} is never forgiven.
+ */
+const OUTLIER_AFTER_QUICK_RUNS = 100;
 /** Scripts remembered at once; the oldest is forgotten past this. */
 const MAX_ENTRIES = 10_000;
 
@@ -18,6 +25,10 @@ interface Entry {
   recentCpuMs: number[];
   /** Long runs so far (reset when it is back in normal processes and runs short). */
   strikes: number;
+  /** Runs in a row that were not long. */
+  quickRuns: number;
+  /** When a long run was last forgiven as an outlier. */
+  forgivenAt: number;
 }
 
 /**
@@ -49,25 +60,40 @@ export class ScriptHistory {
     return Math.max(...entry.recentCpuMs);
   }
 
-  /** The script ran long, crashed or was killed: route it to demoted processes for a while. */
-  markSlow(key: string): void {
+  /**
+   * The script ran long, crashed or was killed: route it to demoted processes for a while.
+   * Returns false when the run is forgiven as an outlier (see {@link OUTLIER_AFTER_QUICK_RUNS}):
+   * a high-rate quick script must not spend a minute throttled in demoted processes for
+   * one GC pause.
+   */
+  markSlow(key: string): boolean {
     const entry = this.entry(key);
+    const now = nowMs();
+    const outlier =
+      entry.strikes === 0 &&
+      entry.quickRuns >= OUTLIER_AFTER_QUICK_RUNS &&
+      now - entry.forgivenAt > SLOW_MEMORY_MS;
+    entry.quickRuns = 0;
+    if (outlier) {
+      entry.forgivenAt = now;
+      return false;
+    }
     entry.strikes = Math.min(entry.strikes + 1, 16);
-    entry.slowUntil = nowMs() + Math.min(MAX_SLOW_MEMORY_MS, SLOW_MEMORY_MS * 2 ** (entry.strikes - 1));
+    entry.slowUntil = now + Math.min(MAX_SLOW_MEMORY_MS, SLOW_MEMORY_MS * 2 ** (entry.strikes - 1));
     entry.recentCpuMs.length = 0;
+    return true;
   }
 
   /**
    * A finished execution: `long` when it used more than the demotion threshold or failed
    * on a limit. One that was demoted while running but turns out not to have been long
    * (it waited for its process, not for itself) clears the mark its demotion made.
+   * Returns true when the script is now routed to demoted processes.
    */
-  record(key: string, cpuMs: number, long: boolean, demoted: boolean): void {
-    if (long) {
-      this.markSlow(key);
-      return;
-    }
+  record(key: string, cpuMs: number, long: boolean, demoted: boolean): boolean {
+    if (long) return this.markSlow(key);
     const entry = this.entry(key);
+    entry.quickRuns++;
     if (demoted) {
       // Demoted by mistake (it waited for a busy core): forget the strike the demotion made.
       entry.slowUntil = 0;
@@ -77,6 +103,7 @@ export class ScriptHistory {
     }
     entry.recentCpuMs.push(cpuMs);
     if (entry.recentCpuMs.length > RECENT_RUNS) entry.recentCpuMs.shift();
+    return false;
   }
 
   private entry(key: string): Entry {
@@ -86,7 +113,7 @@ export class ScriptHistory {
         const oldest = this.entries.keys().next().value;
         if (oldest !== undefined) this.entries.delete(oldest);
       }
-      entry = { slowUntil: 0, recentCpuMs: [], strikes: 0 };
+      entry = { slowUntil: 0, recentCpuMs: [], strikes: 0, quickRuns: 0, forgivenAt: -Infinity };
       this.entries.set(key, entry);
     }
     return entry;
