@@ -90,9 +90,36 @@ describe('the console in a browser: an IdP from creation to rollback', { skip },
     await screenshot(page, 'identity-providers');
   });
 
-  test('a script that does not compile: the error is shown at its line, nothing is saved', async () => {
+  test('the editor completes the script globals, their members and execute', async () => {
     await page.goto(`${rig.origin}/console#/identity-providers/${IDP}/scripts/backchannel`);
     await page.getByText('no active version').waitFor();
+    await page.locator('.cm-content').click();
+    await page.keyboard.press('Control+A');
+    await page.keyboard.type('CACHE.');
+    const options = page.locator('.cm-tooltip-autocomplete li');
+    await options.first().waitFor();
+    assert.deepEqual((await options.allTextContents()).map((o) => o.split('(')[0]).sort(), [
+      'delete',
+      'fetch',
+      'store',
+    ]);
+    await page.keyboard.press('Escape');
+    await page.keyboard.press('Control+A');
+    await page.keyboard.type('PROP');
+    await options.first().waitFor();
+    assert.match(await text(options.first()), /^PROPERTIES/);
+    await page.keyboard.press('Escape');
+    await page.keyboard.press('Control+A');
+    await page.keyboard.type('execu');
+    await page.locator('.cm-tooltip-autocomplete li', { hasText: 'execute' }).waitFor();
+    assert.match(
+      await text(page.locator('.cm-tooltip-autocomplete')),
+      /requestPayload, userIdentifier, registrationData, hookContextCustomParams/,
+    );
+    await page.keyboard.press('Escape');
+  });
+
+  test('a script that does not compile: the error is shown at its line, nothing is saved', async () => {
     await replaceEditorText(page, BROKEN);
     await page.getByRole('button', { name: 'Save' }).click();
     const alert = page.getByRole('alert').first();

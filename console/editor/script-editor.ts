@@ -23,6 +23,7 @@ import {
 } from '@codemirror/view';
 import { scriptCompletions } from './completions';
 import { codeBasics, shadowOf } from './setup';
+import { typedOverSelection } from './typed-over-selection';
 
 /** A problem to show in the editor: 1-based line and column. */
 export interface EditorProblem {
@@ -68,6 +69,7 @@ export function createScriptEditor(
       indentOnInput(),
       bracketMatching(),
       closeBrackets(),
+      typedOverSelection,
       autocompletion({ activateOnTyping: true }),
       javascriptLanguage.data.of({ autocomplete: scriptCompletions }),
       lintGutter(),

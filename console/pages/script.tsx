@@ -124,7 +124,11 @@ export function ScriptPage({ idpId, kind }: { idpId: string; kind: string }) {
         <TestPanel
           path={`${path}/test`}
           source={() => editor.current?.source() ?? ''}
-          onProblems={(problems) => editor.current?.showProblems(problems)}
+          onProblems={(problems) => {
+            editor.current?.showProblems(problems);
+            // The draft compiled and ran: an earlier save's compile error is stale.
+            if (problems.length === 0) setError(null);
+          }}
         />
       </div>
     </section>
