@@ -141,6 +141,7 @@ describe('the console in a browser: an IdP from creation to rollback', { skip },
     assert.match(await text(page.getByTestId('dry-run-logs')), /hello abc/);
     assert.match(await text(report), /v1:abc/);
     assert.equal(await page.locator('.cm-lintRange-error').count(), 0, 'the fixed draft shows no error');
+    await page.getByRole('heading', { name: 'Logs' }).scrollIntoViewIfNeeded();
     await screenshot(page, 'script-editor');
   });
 
