@@ -94,7 +94,7 @@ describe('the console in a browser: sessions, properties and clients', { skip },
   });
 
   test('API clients: a new client gets a secret shown once, which works', async () => {
-    await page.getByRole('link', { name: 'API clients' }).click();
+    await page.getByRole('navigation').getByRole('link', { name: 'API clients' }).click();
     await page.getByRole('heading', { name: 'API clients' }).waitFor();
     await page.getByLabel('Client id', { exact: true }).fill('crm');
     await page.getByLabel('Name', { exact: true }).fill('CRM');
@@ -115,12 +115,34 @@ describe('the console in a browser: sessions, properties and clients', { skip },
   });
 
   test('applications: listed with their IdPs and scopes; a rotated secret is shown once', async () => {
-    await page.getByRole('link', { name: 'Applications' }).click();
+    await page.getByRole('navigation').getByRole('link', { name: 'Applications' }).click();
     const row = page.locator('tr[data-application="mobile-app"]');
     await row.waitFor();
     assert.match(await text(row), /signup.*openid profile/);
     await row.getByRole('button', { name: /New secret/ }).click();
     assert.match(await page.getByTestId('new-secret').inputValue(), /^[A-Za-z0-9_-]{43}$/);
+  });
+
+  test('identity providers: a delete the API refuses shows its conflict; limits and allow-list are saved', async () => {
+    await page.getByRole('navigation').getByRole('link', { name: 'Identity providers' }).click();
+    const row = page.locator('tr[data-idp="signup"]');
+    await row.getByRole('button', { name: /Delete/ }).click();
+    const alert = page.getByRole('alert');
+    await alert.waitFor();
+    assert.match(await text(alert), /conflict: applications use identity provider signup: mobile-app/);
+    await row.getByRole('link', { name: 'signup' }).click();
+    await page.getByLabel('CPU time (ms)').fill('500');
+    await page
+      .getByLabel('Allowed hosts, one per line')
+      .fill('https://crm.example.com\nhttps://*.example.org');
+    await page.getByRole('button', { name: 'Save settings' }).click();
+    await page.getByText('Settings saved.').waitFor();
+    const res = await fetch(`${rig.origin}/api/v1/configuration/identity-providers/signup`, {
+      headers: { authorization: basic(OPS.client_id, OPS.client_secret) },
+    });
+    const saved = (await res.json()) as { limits: unknown; http: unknown };
+    assert.deepEqual(saved.limits, { cpu_time_ms: 500 });
+    assert.deepEqual(saved.http, { allow: ['https://crm.example.com', 'https://*.example.org'] });
   });
 
   test('deleting the signed-in client ends its session at once: the next action shows the sign-in page', async () => {
@@ -129,7 +151,7 @@ describe('the console in a browser: sessions, properties and clients', { skip },
       headers: { authorization: basic(OPS.client_id, OPS.client_secret) },
     });
     assert.equal(res.status, 204);
-    await page.getByRole('link', { name: 'Identity providers' }).click();
+    await page.getByRole('navigation').getByRole('link', { name: 'Identity providers' }).click();
     await page.getByRole('button', { name: 'Sign in' }).waitFor();
     assert.match(await text(page.getByRole('status')), /session has ended/);
     await signInAs(page, OPS);

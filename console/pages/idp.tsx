@@ -177,7 +177,7 @@ export function IdpPage({ idpId }: { idpId: string }) {
               })}
             </ul>
           </div>
-          <Settings key={JSON.stringify(idp)} idp={idp} onSaved={setData} />
+          <Settings key={idp.id} idp={idp} onSaved={setData} />
         </>
       ) : null}
     </section>
