@@ -5,6 +5,7 @@ import { adminRoutes } from './admin/routes.js';
 import type { RegistrarConfig } from './config/load.js';
 import { installConsoleHeaders } from './console/headers.js';
 import { consoleRoutes, consoleSessionsFor } from './console/routes.js';
+import { consoleStaticRoutes, DEFAULT_CONSOLE_DIR } from './console/static.js';
 import type { ScriptEngine } from './engine/engine.js';
 import type { EngineMetrics } from './engine/metrics.js';
 import { auditEvent } from './http/audit.js';
@@ -110,6 +111,7 @@ export function buildApp(config: RegistrarConfig, deps: AppDeps): FastifyInstanc
   const consoleSessions = consoleSessionsFor(config.server, deps.storage, deps.secretKey, deps.clock);
   if (consoleSessions) {
     app.register(consoleRoutes, { sessions: consoleSessions, authenticator: deps.authenticators.apiClients });
+    app.register(consoleStaticRoutes, { dir: config.server.console_dir ?? DEFAULT_CONSOLE_DIR });
   }
   app.register(adminRoutes, {
     store: deps.storage.config,

@@ -79,6 +79,11 @@ export const ERROR_REGISTRY = {
     status: 409,
     description: 'The change conflicts with the current configuration.',
   },
+  console_not_built: {
+    status: 503,
+    description:
+      'The web console is on but not built: run `npm run build` (it builds the console into dist/console).',
+  },
   internal_server_error: {
     status: 500,
     description: 'The server has encountered an internal server error.',

@@ -174,6 +174,8 @@ describe('server.console: false', () => {
       ['GET', '/console/api/session'],
       ['DELETE', '/console/api/session'],
       ['GET', '/console/'],
+      ['GET', '/console'],
+      ['GET', '/console/assets/main-0123ABCD.js'],
     ] as const) {
       const res = await r.app.inject({
         method,

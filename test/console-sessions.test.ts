@@ -4,6 +4,8 @@
  * throttle and `server.console: false` are in console-limits.test.ts.
  */
 import assert from 'node:assert/strict';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { CONSOLE_CSP } from '../src/console/headers.js';
 import { ADMIN, adminCall, signIn, signInRequest } from './helpers/console.js';
@@ -26,6 +28,8 @@ describe('console sessions', () => {
         { ...OPS, scopes: ['admin'] },
       ],
       engine: { sandbox_processes: 1 },
+      // A console that is on but not built (its page answers 503): the headers hold there too.
+      server: { console_dir: join(tmpdir(), 'registrar-console-not-built') },
     });
   });
   after(async () => r.close());
@@ -282,7 +286,7 @@ describe('console sessions', () => {
     ];
     assert.deepEqual(
       answers.map((a) => a.statusCode),
-      [204, 400, 200, 400, 404, 404, 404, 403],
+      [204, 400, 200, 400, 503, 503, 404, 403],
     );
     for (const a of answers) {
       assert.equal(a.headers['content-security-policy'], CONSOLE_CSP);

@@ -75,6 +75,11 @@ const serverSchema = z.strictObject({
   trust_request_id: z.boolean().default(false),
   /** The web admin console (`/console/*`, its session cookie on the admin API); false: 404, no cookie accepted. */
   console: z.boolean().default(true),
+  /**
+   * The built console (index.html and assets/) that `/console` serves; default dist/console of
+   * the installation (`npm run build` writes it). A relative path is taken from the working directory.
+   */
+  console_dir: z.string().min(1).optional(),
   /** A console session unused this long ends. */
   console_session_idle_minutes: z.int().min(1).max(720).default(30),
   /** A console session ends this long after sign-in however it is used (at most 12 hours). */

@@ -3,6 +3,9 @@
  * configuration whose scripts are quick and well-behaved, so that any 5xx is a
  * finding, and whose secrets the oracle looks for in every answer.
  */
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { registeredRoutes } from '../../src/http/openapi.js';
 import { idp, startRegistrar, type TestRegistrar } from '../helpers/registrar.js';
 
@@ -83,8 +86,21 @@ export interface FuzzTarget {
 /** Captured log lines kept by `trimLogs`. */
 const KEEP_LOG_LINES = 20_000;
 
+/**
+ * A stand-in for the built web console (its page and one asset), so `/console` answers
+ * its page whether or not `npm run build` ran (unbuilt, it answers 503 console_not_built).
+ */
+function fakeConsoleBuild(): string {
+  const dir = mkdtempSync(join(tmpdir(), 'registrar-fuzz-console-'));
+  mkdirSync(join(dir, 'assets'));
+  writeFileSync(join(dir, 'index.html'), '<!doctype html><title>console</title>');
+  writeFileSync(join(dir, 'assets', 'main-FUZZ0000.js'), 'export {};');
+  return dir;
+}
+
 /** Starts Registrar with the fuzz configuration on a loopback port. */
 export async function startTarget(): Promise<FuzzTarget> {
+  const consoleDir = fakeConsoleBuild();
   const client = (c: FuzzClient, scopes: string[]) => ({ client_id: c.id, client_secret: c.secret, scopes });
   const registrar = await startRegistrar({
     api_clients: [
@@ -109,6 +125,7 @@ export async function startTarget(): Promise<FuzzTarget> {
       { ...SENSITIVE_PROPERTY, sensitive: true },
       { id: 'fz-url', value: 'https://api.example.com/' },
     ],
+    server: { console_dir: consoleDir },
   });
   const address = await registrar.app.listen({ host: '127.0.0.1', port: 0 });
   const port = Number(new URL(address).port);
@@ -137,6 +154,9 @@ export async function startTarget(): Promise<FuzzTarget> {
       if (lines.length > KEEP_LOG_LINES) lines.splice(0, lines.length - KEEP_LOG_LINES);
       if (raw.length > KEEP_LOG_LINES) raw.splice(0, raw.length - KEEP_LOG_LINES);
     },
-    close: () => registrar.close(),
+    close: async () => {
+      await registrar.close();
+      rmSync(consoleDir, { recursive: true, force: true });
+    },
   };
 }
