@@ -176,6 +176,9 @@ async function load(target: Target, duration: number) {
   // Every measurement has a reference taken right before it, so each ratio compares two runs
   // on the same machine state (this VM's speed drifts by tens of percent within minutes): a
   // neighbour scenario the route alone, every other route the bare Fastify process.
+  // A second's rest first: what the previous route left running (sandbox GC, checkpoints,
+  // log flushes) must not slow the reference down and flatter the ratio.
+  await new Promise((resolve) => setTimeout(resolve, 1000));
   const reference = neighbour
     ? await cannon()
     : await cannonAt(bare.port, BACKCHANNEL, basicAuth(BENCH_CLIENT));
@@ -275,10 +278,18 @@ try {
         `${x.serverCpuUs.toFixed(0)} / ${x.sandboxCpuUs.toFixed(0)} / ${x.backendsCpuUs.toFixed(0)} |`,
     );
   }
-  console.log('');
+  // The same against the median of every bare run of this run, unpaired: a cross-check.
+  const allBare = plain.flatMap((t) => samplesOf(t));
+  const bareRps = median(allBare.map((x) => x.referenceRps));
+  const bareP99 = median(allBare.map((x) => x.referenceP99));
+  const unpaired = Object.fromEntries(
+    plain.map((t) => [t, { rps: summaryOf(t).rps / bareRps, p99: summaryOf(t).p99 / Math.max(bareP99, 1) }]),
+  );
+  console.log(`\nbare, median of all ${allBare.length} runs: ${bareRps.toFixed(0)} rps, p99 ${bareP99} ms`);
   for (const [t, r] of Object.entries(ratios)) {
     console.log(
-      `${t} / bare Fastify just before: rps ${r.rps.toFixed(2)}x, p99 ${r.p99.toFixed(2)}x (medians of ${rounds} pairs)` +
+      `${t} / bare Fastify just before: rps ${r.rps.toFixed(2)}x, p99 ${r.p99.toFixed(2)}x (medians of ${rounds} pairs); ` +
+        `against all bare runs: rps ${unpaired[t]?.rps.toFixed(2)}x, p99 ${unpaired[t]?.p99.toFixed(2)}x` +
         (t === 'backchannel' ? ' (target: rps >= 0.45x, p99 <= 3x)' : ''),
     );
   }
@@ -308,6 +319,7 @@ try {
         samples: Object.fromEntries(samples),
         summary,
         ratios,
+        unpaired,
         neighbourRatios,
         seconds,
         rounds,
