@@ -555,6 +555,26 @@ describe('admin API: identity providers and their scripts', () => {
       assert.deepEqual(res.json().cache, { n: '9********0' });
     });
 
+    test('property overrides: named properties read the given values in that run only', async () => {
+      const source = `function execute() {
+        return { status: 2000, responsePayload: PROPERTIES.get("region") + "/" + PROPERTIES.get("api_key") };
+      }`;
+      const res = await dryRun('dry', 'backchannel', { source, properties: { region: 'eu-test' } });
+      assert.equal(res.statusCode, 200, res.body);
+      // Not overridden: the installation's (sensitive, so masked) value.
+      assert.equal(res.json().response_payload, 'eu-test/********');
+      const overridden = await dryRun('dry', 'backchannel', { source, properties: { api_key: 'test-key' } });
+      assert.equal(overridden.json().response_payload, 'null/test-key');
+      // The next run without overrides sees none of them.
+      const plain = await dryRun('dry', 'backchannel', { source });
+      assert.equal(plain.json().response_payload, 'null/********');
+      expectError(
+        await dryRun('dry', 'backchannel', { source, properties: { region: 7 } }),
+        400,
+        'invalid_request',
+      );
+    });
+
     test('a dry run of a kind with no active script and no source answers 404', async () => {
       await create('dry-none');
       expectError(await dryRun('dry-none', 'backchannel', {}), 404, 'not_found');

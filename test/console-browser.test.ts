@@ -145,6 +145,21 @@ describe('the console in a browser: an IdP from creation to rollback', { skip },
     await screenshot(page, 'script-editor');
   });
 
+  test('property overrides in the test panel reach the draft, in that run only', async () => {
+    await replaceEditorText(
+      page,
+      'function execute(data) {\n  return { status: 2000, responsePayload: "p:" + PROPERTIES.get("greeting") };\n}\n',
+    );
+    const overrides = page.getByLabel('Property overrides (JSON object of strings)');
+    await overrides.fill('{"greeting": "hej"}');
+    await page.getByRole('button', { name: 'Run draft' }).click();
+    await page.getByTestId('dry-run-report').getByText('p:hej').waitFor();
+    await overrides.fill('');
+    await page.getByRole('button', { name: 'Run draft' }).click();
+    await page.getByTestId('dry-run-report').getByText('p:null').waitFor();
+    await replaceEditorText(page, V1);
+  });
+
   test('saving makes version 1 active: the real backchannel answers with it', async () => {
     await page.getByRole('button', { name: 'Save' }).click();
     await page.getByText('Saved as version 1').waitFor();

@@ -99,6 +99,7 @@ export function TestPanel({
   const [registration, setRegistration] = useState('');
   const [hookParams, setHookParams] = useState('');
   const [cache, setCache] = useState('');
+  const [overrides, setOverrides] = useState('');
   const [report, setReport] = useState<DryRunReport | null>(null);
   const [error, setError] = useState<unknown>(null);
   const [busy, setBusy] = useState(false);
@@ -117,6 +118,8 @@ export function TestPanel({
       if (params !== undefined) body.hook_context_custom_params = params;
       const seed = jsonField('CACHE seed', cache);
       if (seed !== undefined) body.cache = seed;
+      const properties = jsonField('Property overrides', overrides);
+      if (properties !== undefined) body.properties = properties;
       const result = await api.post<DryRunReport>(path, body);
       setReport(result);
       onProblems(result.error?.line ? [{ line: result.error.line, message: result.error.message }] : []);
@@ -179,8 +182,17 @@ export function TestPanel({
           value={cache}
           onInput={(e) => setCache(e.currentTarget.value)}
         />
+        <label for="dry-properties">Property overrides (JSON object of strings)</label>
+        <textarea
+          id="dry-properties"
+          rows={2}
+          class="mono"
+          placeholder='{"property_id": "value for this run"}'
+          value={overrides}
+          onInput={(e) => setOverrides(e.currentTarget.value)}
+        />
         <p class="hint">
-          Scripts read the installation's properties (see Properties); sensitive values are masked in the
+          Other properties read the installation's values (see Properties); sensitive ones are masked in the
           report.
         </p>
         <button type="submit" disabled={busy}>

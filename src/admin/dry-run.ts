@@ -18,6 +18,11 @@ export const dryRunRequestSchema = z.strictObject({
   hook_context_custom_params: z.record(z.string(), z.array(z.string())).nullable().optional(),
   /** Seeds the scratch CACHE: key → value (any JSON value), each with the default TTL. */
   cache: z.record(z.string(), z.json()).optional(),
+  /**
+   * Property overrides: these property ids read these values in this run; the others read
+   * the installation's. (Outbound calls' own use of properties is not overridden.)
+   */
+  properties: z.record(z.string(), z.string()).optional(),
 });
 export type DryRunRequest = z.infer<typeof dryRunRequestSchema>;
 
@@ -96,6 +101,7 @@ export async function dryRun(
     ],
     requestId: 'dry-run',
     scratch: seed,
+    properties: request.properties,
     outbound: target.outbound,
   });
   const base = {

@@ -168,7 +168,7 @@ export class ScriptEngine {
    * {@link mask}.
    */
   async dryRun(
-    request: ExecuteRequest & { scratch: CacheEntry[] },
+    request: ExecuteRequest & { scratch: CacheEntry[]; properties?: Record<string, string> | undefined },
   ): Promise<ExecOutcome & { outbound: OutboundCallRecord[] }> {
     const { idpId, kind, script, limits } = request;
     const calls: OutboundCallRecord[] = [];
@@ -183,7 +183,11 @@ export class ScriptEngine {
       limits,
       request.share ?? this.defaultShare,
       request.args,
-      { scratch: request.scratch, http: this.jobHttp(request, (call) => calls.push(call)) },
+      {
+        scratch: request.scratch,
+        properties: request.properties,
+        http: this.jobHttp(request, (call) => calls.push(call)),
+      },
     );
     return { ...outcome, outbound: calls };
   }

@@ -95,6 +95,8 @@ export interface ExecMessage {
   args: ScriptArgs;
   /** Present for a dry run: the seed of its scratch CACHE, used instead of the real one. */
   scratch?: CacheEntry[];
+  /** A dry run's property overrides: these ids read these values (the others, the installation's). */
+  properties?: Record<string, string>;
   /**
    * Present when the IdP may make outbound calls: the execution then runs
    * asynchronously (so `HTTP.request` can wait without holding the process), under a

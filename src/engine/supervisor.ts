@@ -151,7 +151,11 @@ export class SandboxSupervisor {
     limits: ScriptLimits,
     share: IdpShare,
     args: ScriptArgs,
-    options: { scratch?: CacheEntry[] | undefined; http?: JobHttp | undefined } = {},
+    options: {
+      scratch?: CacheEntry[] | undefined;
+      properties?: Record<string, string> | undefined;
+      http?: JobHttp | undefined;
+    } = {},
   ): Promise<ExecOutcome> {
     return new Promise((resolve) => {
       const now = nowMs();
@@ -166,6 +170,7 @@ export class SandboxSupervisor {
         resolve,
       };
       if (options.scratch) job.scratch = options.scratch;
+      if (options.scratch && options.properties) job.properties = options.properties;
       if (options.http) job.http = options.http;
       if (this.stopped) return resolve(failure('sandbox_unavailable', 'the server is shutting down', job));
       this.queues.enqueue(job);
@@ -310,6 +315,7 @@ export class SandboxSupervisor {
       args: job.args,
     };
     if (job.scratch) message.scratch = job.scratch;
+    if (job.properties) message.properties = job.properties;
     if (job.http) message.http = { maxRequests: job.http.maxRequests };
     // In a demoted process of its own (it may be paused) the CPU limit is held by measuring the process's CPU.
     const cpuStartMs = !job.http && p.demoted && p.ownSession ? processCpuMs(p.pid) : undefined;

@@ -179,12 +179,21 @@ function execute(message: ExecMessage): void {
 function newSlot(message: ExecMessage, source = message.script.source): ScriptSlot | undefined {
   const { script } = message;
   if (source === undefined || !init || !cache) return undefined;
+  // A dry run's property overrides, over the installation's properties (only its own slot sees them).
+  const { properties: overrides } = message;
+  let merged: ReadonlyMap<string, string> | undefined;
+  const readProperties = overrides
+    ? () => {
+        merged ??= new Map([...properties, ...Object.entries(overrides)]);
+        return merged;
+      }
+    : () => properties;
   return new ScriptSlot({
     source,
     filename: script.filename,
     memoryMb: message.limits.memory_mb,
     log: init.log,
-    bindings: createHostBindings(cache, init.cache, () => properties, outbound),
+    bindings: createHostBindings(cache, init.cache, readProperties, outbound),
   });
 }
 

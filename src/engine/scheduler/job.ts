@@ -20,6 +20,8 @@ export interface Job {
   args: ScriptArgs;
   /** A dry run's scratch CACHE seed. */
   scratch?: CacheEntry[];
+  /** A dry run's property overrides. */
+  properties?: Record<string, string>;
   /** Outbound calls: allowed, how many, and who makes them. */
   http?: JobHttp;
   enqueued: number;
