@@ -3,6 +3,7 @@ import { useState } from 'preact/hooks';
 import { api, config, query } from '../api';
 import { ErrorMessage, Notice } from '../components/errors';
 import { useAction, usePagedList } from '../components/hooks';
+import { ClientRowActions, LoadMore } from '../components/row-actions';
 import { generateSecret, SecretOnce } from '../components/secret';
 import type { ApiClient } from '../types';
 
@@ -129,23 +130,17 @@ export function ApiClientsPage() {
                   onChange={(next) => setClientScopes(client, next)}
                 />
               </td>
-              <td class="actions">
-                <button type="button" class="secondary" onClick={() => rotate(client)} disabled={action.busy}>
-                  New secret<span class="sr-only"> for {client.client_id}</span>
-                </button>
-                <button type="button" class="danger" onClick={() => remove(client)} disabled={action.busy}>
-                  Delete<span class="sr-only"> {client.client_id}</span>
-                </button>
-              </td>
+              <ClientRowActions
+                clientId={client.client_id}
+                busy={action.busy}
+                onRotate={() => rotate(client)}
+                onDelete={() => remove(client)}
+              />
             </tr>
           ))}
         </tbody>
       </table>
-      {list.hasMore ? (
-        <button type="button" class="secondary" onClick={list.more}>
-          Load more
-        </button>
-      ) : null}
+      <LoadMore list={list} />
       <form class="card" onSubmit={create} aria-labelledby="new-client-title">
         <h2 id="new-client-title">New API client</h2>
         <p class="hint">The console generates a random secret and shows it once.</p>

@@ -3,6 +3,7 @@ import { useState } from 'preact/hooks';
 import { api, config, query } from '../api';
 import { ErrorMessage, Notice } from '../components/errors';
 import { useAction, usePagedList } from '../components/hooks';
+import { ClientRowActions, LoadMore } from '../components/row-actions';
 import { generateSecret, SecretOnce } from '../components/secret';
 import type { Application } from '../types';
 
@@ -102,23 +103,17 @@ export function ApplicationsPage() {
               </td>
               <td>{app.access_token_ttl_seconds} s</td>
               <td>{app.refresh_tokens ? 'yes' : 'no'}</td>
-              <td class="actions">
-                <button type="button" class="secondary" onClick={() => rotate(app)} disabled={action.busy}>
-                  New secret<span class="sr-only"> for {app.client_id}</span>
-                </button>
-                <button type="button" class="danger" onClick={() => remove(app)} disabled={action.busy}>
-                  Delete<span class="sr-only"> {app.client_id}</span>
-                </button>
-              </td>
+              <ClientRowActions
+                clientId={app.client_id}
+                busy={action.busy}
+                onRotate={() => rotate(app)}
+                onDelete={() => remove(app)}
+              />
             </tr>
           ))}
         </tbody>
       </table>
-      {list.hasMore ? (
-        <button type="button" class="secondary" onClick={list.more}>
-          Load more
-        </button>
-      ) : null}
+      <LoadMore list={list} />
       <form class="card" onSubmit={create} aria-labelledby="new-app-title">
         <h2 id="new-app-title">New application</h2>
         <p class="hint">

@@ -3,6 +3,7 @@ import { useState } from 'preact/hooks';
 import { query } from '../api';
 import { ErrorMessage } from '../components/errors';
 import { usePagedList } from '../components/hooks';
+import { LoadMore } from '../components/row-actions';
 import type { AuditEvent } from '../types';
 
 const RESOURCES = ['', 'api_client', 'application', 'identity_provider', 'script', 'property'];
@@ -95,11 +96,7 @@ export function AuditPage() {
         </tbody>
       </table>
       {list.loading ? <p>Loading…</p> : list.items.length === 0 ? <p>No events.</p> : null}
-      {list.hasMore ? (
-        <button type="button" class="secondary" onClick={list.more}>
-          Load more
-        </button>
-      ) : null}
+      <LoadMore list={list} />
     </section>
   );
 }

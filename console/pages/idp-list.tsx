@@ -3,6 +3,7 @@ import { useState } from 'preact/hooks';
 import { api, config, query } from '../api';
 import { ErrorMessage, Notice } from '../components/errors';
 import { useAction, usePagedList } from '../components/hooks';
+import { LoadMore } from '../components/row-actions';
 import { href, navigate } from '../router';
 import { type IdentityProvider, SCRIPT_KINDS } from '../types';
 
@@ -150,11 +151,7 @@ export function IdpListPage() {
         </tbody>
       </table>
       {list.loading ? <p>Loading…</p> : list.items.length === 0 ? <p>No identity providers yet.</p> : null}
-      {list.hasMore ? (
-        <button type="button" class="secondary" onClick={list.more}>
-          Load more
-        </button>
-      ) : null}
+      <LoadMore list={list} />
       <CreateIdp onCreated={(id) => navigate('identity-providers', id)} />
     </section>
   );

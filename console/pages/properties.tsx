@@ -3,6 +3,7 @@ import { useState } from 'preact/hooks';
 import { api, config, query } from '../api';
 import { ErrorMessage, Notice } from '../components/errors';
 import { useAction, usePagedList } from '../components/hooks';
+import { LoadMore } from '../components/row-actions';
 import type { Property } from '../types';
 
 /** A value field: masked while the value is (to be) sensitive. */
@@ -134,11 +135,7 @@ export function PropertiesPage() {
           ))}
         </tbody>
       </table>
-      {list.hasMore ? (
-        <button type="button" class="secondary" onClick={list.more}>
-          Load more
-        </button>
-      ) : null}
+      <LoadMore list={list} />
       <form class="card" onSubmit={submit} aria-labelledby="new-prop-title">
         <h2 id="new-prop-title">New property</h2>
         <div class="row wrap">

@@ -6,6 +6,7 @@ import { useEffect, useRef, useState } from 'preact/hooks';
 import { api, config, query } from '../api';
 import { ErrorMessage, Notice } from '../components/errors';
 import { useAction, usePagedList } from '../components/hooks';
+import { LoadMore } from '../components/row-actions';
 import { createDiff } from '../editor/diff';
 import { href } from '../router';
 import type { Version, VersionInfo } from '../types';
@@ -103,11 +104,7 @@ export function VersionsPage({ idpId, kind }: { idpId: string; kind: string }) {
           ))}
         </tbody>
       </table>
-      {list.hasMore ? (
-        <button type="button" class="secondary" onClick={list.more}>
-          Load more
-        </button>
-      ) : null}
+      <LoadMore list={list} />
       {selected && active ? (
         <section aria-label={`Version ${selected.version} against the active version ${active.version}`}>
           <h2>
