@@ -79,6 +79,10 @@ export const ERROR_REGISTRY = {
     status: 409,
     description: 'The change conflicts with the current configuration.',
   },
+  too_many_requests: {
+    status: 429,
+    description: 'Too many calls of this endpoint; try again after the number of seconds in Retry-After.',
+  },
   internal_server_error: {
     status: 500,
     description: 'The server has encountered an internal server error.',

@@ -49,7 +49,7 @@ const { workerData } = require('node:worker_threads');
 
 /**
  * The CACHE in Redis for a sandbox process: the same entries as the server's
- * {@link RedisCacheStore} (`GET`/`DEL` of `<prefix>cache:<key>`), read synchronously. A worker
+ * {@link RedisCacheStore} (`GET`/`DEL`/the increment script on `<prefix>cache:<key>`), used synchronously. A worker
  * thread owns the ioredis connection; a call posts a tagged request to it and blocks only the
  * calling thread (`Atomics.wait`) until the reply or `commandTimeoutMs + 200` ms, then throws
  * `the cache is unavailable: ...`. A reply that arrives after its call gave up is discarded.
@@ -99,6 +99,10 @@ export class RedisSandboxCache implements SandboxCache {
     return this.call('delete', key) as boolean;
   }
 
+  incrementSync(key: string, delta: number, ttlMs: number): number | null {
+    return this.call('increment', key, { delta, ttlMs }) as number | null;
+  }
+
   /** Terminates the worker thread, which closes its Redis connection; later calls throw. */
   close(): void {
     if (this.failure === 'closed') return;
@@ -107,10 +111,10 @@ export class RedisSandboxCache implements SandboxCache {
     this.worker.terminate().catch(() => {});
   }
 
-  private call(op: WorkerRequest['op'], key: string): unknown {
+  private call(op: WorkerRequest['op'], key: string, extra: Partial<WorkerRequest> = {}): unknown {
     this.awaitStart();
     const id = ++this.nextId;
-    const request: WorkerRequest = { id, op, key };
+    const request: WorkerRequest = { ...extra, id, op, key };
     this.port.postMessage(request);
     const deadline = performance.now() + this.replyTimeoutMs;
     for (;;) {
