@@ -69,6 +69,11 @@ export function countersAcrossNodes(
     ) =>
       backchannel(node(i).app, idpId, data, { authorization: basic(client.client_id, client.client_secret) });
 
+    /** What both nodes logged at error level, for a failure's message. */
+    const errorsLogged = () =>
+      JSON.stringify(
+        nodes.flatMap((n) => n.logs.lines.filter((line) => Number(line.level) >= 50)).slice(0, 5),
+      );
     /** The count under `key`, as a node's script reads it (0 when absent). */
     const readCount = async (i: number, key: string) =>
       Number(JSON.parse((await call(i, 'read', key)).json().data) ?? 0);
@@ -83,7 +88,7 @@ export function countersAcrossNodes(
     test('CACHE.increment: 200 concurrent executions on two nodes lose no increment', async () => {
       const key = `hits-${Date.now()}`;
       const answers = await Promise.all(Array.from({ length: 200 }, (_, i) => call(i, 'count', key)));
-      for (const res of answers) assert.equal(res.statusCode, 200, res.body);
+      for (const res of answers) assert.equal(res.statusCode, 200, `${res.body} ${errorsLogged()}`);
       const counts = answers.map((res) => Number(res.json().data)).sort((a, b) => a - b);
       assert.deepEqual(
         counts,

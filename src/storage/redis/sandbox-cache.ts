@@ -1,3 +1,4 @@
+import { setTimeout as sleep } from 'node:timers/promises';
 import { MessageChannel, type MessagePort, receiveMessageOnPort, Worker } from 'node:worker_threads';
 import type { SandboxCache } from '../types.js';
 import {
@@ -101,6 +102,22 @@ export class RedisSandboxCache implements SandboxCache {
 
   incrementSync(key: string, delta: number, ttlMs: number): number | null {
     return this.call('increment', key, { delta, ttlMs }) as number | null;
+  }
+
+  /**
+   * Resolves once the worker thread has loaded (or failed to, or the start-up bound has
+   * passed; the calls report that), without blocking the calling thread. A sandbox awaits it
+   * before it takes work, so no execution pays the worker's start-up: its CPU (the worker
+   * thread's is the process's) would count against the first script's CPU-time limit.
+   */
+  async whenStarted(): Promise<void> {
+    const deadline = performance.now() + this.startupTimeoutMs;
+    while (this.failure === undefined && Atomics.load(this.signal, STATE_SLOT) === STATE_STARTING) {
+      const remaining = deadline - performance.now();
+      if (remaining <= 0) return;
+      // Polled: Atomics.waitAsync with a timeout is not safe everywhere (see the prelude).
+      await sleep(Math.min(remaining, 10));
+    }
   }
 
   /** Terminates the worker thread, which closes its Redis connection; later calls throw. */
