@@ -26,6 +26,7 @@ import type { TokenService } from './oauth/tokens.js';
 import { backchannelRoute } from './registration/backchannel.js';
 import { completeRoute } from './registration/complete.js';
 import { initRoute } from './registration/init.js';
+import { RateLimiter } from './registration/rate-limits.js';
 import type { Storage } from './storage/open.js';
 
 /** The package version, shown in the OpenAPI document (`../package.json` from `src/` and from `dist/`). */
@@ -91,13 +92,16 @@ export function buildApp(config: RegistrarConfig, deps: AppDeps): FastifyInstanc
   // Before any route: it collects every route's doc for /openapi.json and /docs.
   installOpenApi(app, { version });
   app.register(healthRoutes, { storage: deps.storage, engine: deps.engine });
+  const limiter = new RateLimiter(deps.storage.counters, deps.metrics);
   app.register(backchannelRoute, {
     store: deps.storage.config,
     engine: deps.engine,
     authenticator: deps.authenticators.apiClients,
     engineConfig: config.engine,
+    limiter,
   });
   const registration = {
+    limiter,
     store: deps.storage.config,
     transactions: deps.storage.transactions,
     engine: deps.engine,

@@ -54,7 +54,7 @@ export async function createDeps(
     );
     const purgeFailed = (err: unknown) => logger.warn({ err }, 'purging expired entries failed');
     const purge = setInterval(() => {
-      for (const store of [storage.cache, storage.transactions, storage.tokens]) {
+      for (const store of [storage.cache, storage.counters, storage.transactions, storage.tokens]) {
         store.purgeExpired().catch(purgeFailed);
       }
       const now = Date.now();

@@ -84,6 +84,10 @@ export const ERROR_REGISTRY = {
     description:
       'The web console is on but not built: run `npm run build` (it builds the console into dist/console).',
   },
+  too_many_requests: {
+    status: 429,
+    description: 'Too many calls of this endpoint; try again after the number of seconds in Retry-After.',
+  },
   internal_server_error: {
     status: 500,
     description: 'The server has encountered an internal server error.',

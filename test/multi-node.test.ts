@@ -11,6 +11,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import pg from 'pg';
+import { awayFromWindowEdge } from './helpers/counters-suite.js';
 import { freePort } from './helpers/ports.js';
 import { basic } from './helpers/registrar.js';
 import { ServerProcess, waitUntilHealthy } from './helpers/server-process.js';
@@ -88,6 +89,17 @@ describe('two nodes on one PostgreSQL and one Redis', { skip }, () => {
               complete: { source: 'function execute() { return { status: 2000, user: { id: "u" } }; }' },
             },
           },
+          {
+            id: 'count',
+            scripts: {
+              backchannel: {
+                source:
+                  'function execute(k) { return { status: 2000, responsePayload: String(CACHE.increment(k)) }; }',
+              },
+              complete: { source: 'function execute() { return { status: 2000, user: { id: "u" } }; }' },
+            },
+            rate_limits: [{ endpoint: 'backchannel', per: 'client', limit: 150, window_seconds: 3600 }],
+          },
         ],
         properties: [{ id: 'greeting', value: 'hello' }],
       }),
@@ -150,6 +162,31 @@ describe('two nodes on one PostgreSQL and one Redis', { skip }, () => {
     assert.deepEqual([info.active, info.sub], [true, 'alice'], 'node A knows the token node B issued');
     const again = await call(0, 'POST', '/oauth/custom-registration/qr/complete', app, { data: code });
     assert.equal(again.body.status, 5000, 'the one-time code is gone on every node');
+  });
+
+  test('CACHE.increment and a declarative limit across two server processes: exact counts, then 429', async () => {
+    await awayFromWindowEdge(3600);
+    const path = '/oauth/api/v3/custom-registration/count/backchannel';
+    const key = `mn-${Date.now()}`;
+    const answers = await Promise.all(
+      Array.from({ length: 150 }, (_, i) => call(i % 2, 'POST', path, portal, { data: key })),
+    );
+    for (const res of answers) assert.equal(res.status, 200, JSON.stringify(res.body));
+    assert.deepEqual(
+      answers.map((res) => Number(res.body.data)).sort((a, b) => a - b),
+      Array.from({ length: 150 }, (_, i) => i + 1),
+      'no increment lost, each execution saw a distinct count',
+    );
+    for (const node of nodes) {
+      const limited = await fetch(`${node.base}${path}`, {
+        method: 'POST',
+        headers: { authorization: portal, 'content-type': 'application/json' },
+        body: JSON.stringify({ data: key }),
+      });
+      assert.equal(limited.status, 429);
+      assert.equal(((await limited.json()) as { error: string }).error, 'too_many_requests');
+      assert.ok(Number(limited.headers.get('retry-after')) >= 1);
+    }
   });
 
   test('a client created on node A works on node B; deleted on A, B refuses it within a second', async () => {

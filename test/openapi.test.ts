@@ -99,7 +99,15 @@ describe('OpenAPI document and /docs', () => {
       'application/json',
       'application/x-www-form-urlencoded',
     ]);
-    assert.deepEqual(Object.keys(obj(op.responses)).sort(), ['200', '400', '403', '404', '413', '500']);
+    assert.deepEqual(Object.keys(obj(op.responses)).sort(), [
+      '200',
+      '400',
+      '403',
+      '404',
+      '413',
+      '429',
+      '500',
+    ]);
     const status400 = obj(obj(obj(op.responses)['400']).content);
     assert.deepEqual(obj(status400['application/json']).schema, { $ref: '#/components/schemas/Error' });
     const ok = obj(obj(obj(obj(op.responses)['200']).content)['application/json']).schema;

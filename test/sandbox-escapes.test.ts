@@ -934,6 +934,7 @@ describe('sandbox escapes (SPEC §3: isolation and limits)', () => {
     ];
     const scriptGlobals = [
       'CACHE',
+      'RATE',
       'LOG',
       'PROPERTIES',
       'HTTP',

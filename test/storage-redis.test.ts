@@ -10,10 +10,11 @@ import { randomBytes, randomUUID } from 'node:crypto';
 import { createServer, type Socket } from 'node:net';
 import { after, describe, test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { RedisCacheStore } from '../src/storage/redis/cache-store.js';
+import { RATE_KEY_SPACE, RedisCacheStore } from '../src/storage/redis/cache-store.js';
 import { closeRedis, openRedis } from '../src/storage/redis/connection.js';
 import { RedisTransactionStore } from '../src/storage/redis/transaction-store.js';
 import type { RegistrationTransaction } from '../src/storage/types.js';
+import { counterConformance } from './helpers/counter-conformance.js';
 import { listen } from './helpers/ports.js';
 import { keysUnder, removePrefix } from './helpers/redis-keys.js';
 import { cacheStoreConformance } from './helpers/storage-conformance.js';
@@ -67,6 +68,33 @@ function redisSuites(url: string): void {
     },
     { nativeExpiry: NATIVE_EXPIRY },
   );
+
+  counterConformance('Redis CACHE key space', async () => {
+    const { redis, close } = connect();
+    const store = new RedisCacheStore(redis);
+    return { store, cache: store, close };
+  });
+
+  counterConformance('Redis rate-limit key space', async () => {
+    const { redis, close } = connect();
+    return { store: new RedisCacheStore(redis, false, RATE_KEY_SPACE), close };
+  });
+
+  test('increment: counts live at <prefix>cache:<key> and <prefix>rate:<key>, with the TTL of their creation', async () => {
+    const { prefix, redis, close } = connect();
+    try {
+      await new RedisCacheStore(redis).increment('k', 3, 60_000);
+      await new RedisCacheStore(redis, false, RATE_KEY_SPACE).increment('k', 4, 30_000);
+      assert.equal(await admin.get(`${prefix}cache:k`), '3');
+      assert.equal(await admin.get(`${prefix}rate:k`), '4');
+      const ttl = await admin.pttl(`${prefix}rate:k`);
+      assert.ok(ttl > 25_000 && ttl <= 30_000, `pttl ${ttl}`);
+      await new RedisCacheStore(redis, false, RATE_KEY_SPACE).increment('k', 1, 90_000);
+      assert.ok((await admin.pttl(`${prefix}rate:k`)) <= 30_000, 'an increment keeps the expiry');
+    } finally {
+      await close();
+    }
+  });
 
   transactionStoreConformance(
     'Redis',

@@ -13,6 +13,7 @@ import { MIGRATIONS } from '../src/storage/sqlite/migrations.js';
 import { SqliteTokenStore } from '../src/storage/sqlite/token-store.js';
 import { SqliteTransactionStore } from '../src/storage/sqlite/transaction-store.js';
 import { adminStoreConformance } from './helpers/audit-event-conformance.js';
+import { counterConformance } from './helpers/counter-conformance.js';
 import { tokenStoreConformance } from './helpers/grant-conformance.js';
 import { sandboxCacheConformance } from './helpers/sandbox-cache-conformance.js';
 import { cacheStoreConformance, configStoreConformance } from './helpers/storage-conformance.js';
@@ -39,6 +40,38 @@ cacheStoreConformance('SQLite', async () => {
       db.close();
     },
   };
+});
+
+for (const table of ['cache_entries', 'rate_counters'] as const) {
+  counterConformance(`SQLite ${table}`, async () => {
+    const db = openSqlite(freshPath(), { migrate: true });
+    let clock = 1_700_000_000_000;
+    const store = new SqliteCacheStore(db, () => clock, false, table);
+    return {
+      store,
+      ...(table === 'cache_entries' ? { cache: store } : {}),
+      now: (ms) => {
+        clock += ms;
+      },
+      async close() {
+        db.close();
+      },
+    };
+  });
+}
+
+test('the rate-limit counters are a key space of their own, beside the CACHE', async () => {
+  const path = freshPath();
+  const storage = await openStorage({ storage: { url: `sqlite:${path}` }, cache: { url: `sqlite:${path}` } });
+  try {
+    await storage.cache.set('shared-name', '"a value"', 60_000);
+    assert.equal(await storage.counters.increment('shared-name', 1, 60_000), 1);
+    assert.equal(await storage.cache.get('shared-name'), '"a value"');
+    assert.equal(await storage.cache.increment('other', 2, 60_000), 2);
+    assert.equal(await storage.counters.increment('other', 1, 60_000), 1);
+  } finally {
+    await storage.close();
+  }
 });
 
 configStoreConformance('SQLite', async () => {

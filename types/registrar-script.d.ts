@@ -42,6 +42,44 @@ declare const CACHE: {
   fetch(key: string): RegistrarJson;
   /** Removes the entry; true when a live one was removed. */
   delete(key: string): boolean;
+  /**
+   * Adds `delta` (an integer, default 1) to the integer under `key` and returns the new
+   * value, atomically across executions, sandbox processes and nodes: of 200 concurrent
+   * increments none is lost. An absent or expired key starts at `delta` and lives
+   * `ttlSeconds` (default 300, at most 1 day); a live one keeps its expiry (the TTL is set
+   * only on creation). `CACHE.fetch(key)` reads the count as a number. Unlike `store`, the
+   * increment is made and committed at once (a failing script does not undo it). Throws
+   * when the live value is not an integer, or the key was stored by this same execution.
+   * @example
+   * var attempts = CACHE.increment('otp-attempts:' + email, 1, 900);
+   * if (attempts > 5) return { status: 4001 };
+   */
+  increment(key: string, delta?: number, ttlSeconds?: number): number;
+};
+
+/** What `RATE.take` says about one call. */
+interface RegistrarRateVerdict {
+  /** True while the window's count, this call included, is at most the limit. */
+  readonly allowed: boolean;
+  /** Calls left in this window after this one (0 when denied). */
+  readonly remaining: number;
+  /** Whole seconds until the window ends and the count starts again (at least 1). */
+  readonly resetSeconds: number;
+}
+
+/** Rate limits for scripts, counted in the CACHE so every node shares them. */
+declare const RATE: {
+  /**
+   * Counts one call under `key` in a fixed window of `windowSeconds` (windows start at
+   * multiples of it since the Unix epoch, the same on every node) and says whether it is
+   * within `limit`. A denied call is counted too, which changes nothing: the window ends
+   * at the same time. `limit`: an integer from 1 to 10^9; `windowSeconds`: an integer
+   * from 1 to 86400. The count lives in the CACHE under `RATE:<windowSeconds>:<window>:<key>`.
+   * @example
+   * var rate = RATE.take('qr:' + userId, 5, 60);
+   * if (!rate.allowed) return { status: 4290, responsePayload: JSON.stringify({ retry_after: rate.resetSeconds }) };
+   */
+  take(key: string, limit: number, windowSeconds: number): RegistrarRateVerdict;
 };
 
 /** SLF4J-style logging: each `{}` takes the next argument. */

@@ -1,6 +1,6 @@
 import type { FastifyInstance } from 'fastify';
 import { z } from 'zod';
-import { idpId, SCRIPT_KINDS, type ScriptKind } from '../config/schema.js';
+import { idpId, rateLimitsSchema, SCRIPT_KINDS, type ScriptKind } from '../config/schema.js';
 import { RegistrarError } from '../errors.js';
 import { sendJson } from '../http/errors.js';
 import { idpEgressSchema } from '../outbound/allow-entry.js';
@@ -31,6 +31,8 @@ const fields = {
   limits: limitsSchema,
   /** Hosts (and special addresses) this IdP's scripts may call besides the installation's allow-list. */
   http: idpEgressSchema,
+  /** Declarative rate limits on the IdP's endpoints (as in the config file). */
+  rate_limits: rateLimitsSchema,
 };
 const scriptsInput = z.strictObject({
   init: scriptInput.nullable().optional(),
@@ -45,6 +47,7 @@ const createBody = z.strictObject({
   enabled: fields.enabled.default(true),
   limits: fields.limits.default({}),
   http: fields.http.optional(),
+  rate_limits: fields.rate_limits.optional(),
   scripts: scriptsInput,
 });
 const replaceBody = z.strictObject({
@@ -54,6 +57,7 @@ const replaceBody = z.strictObject({
   enabled: fields.enabled.default(true),
   limits: fields.limits.default({}),
   http: fields.http.optional(),
+  rate_limits: fields.rate_limits.optional(),
   /** Scripts to save with the change (null removes a kind); kinds not named stay as they are. */
   scripts: scriptsInput.optional(),
 });
@@ -64,6 +68,8 @@ const patchBody = z.strictObject({
   limits: fields.limits.optional(),
   /** null removes the IdP's own allow-list. */
   http: fields.http.nullable().optional(),
+  /** null (or []) removes the IdP's rate limits. */
+  rate_limits: fields.rate_limits.nullable().optional(),
   scripts: scriptsInput.optional(),
 });
 
@@ -158,7 +164,7 @@ export async function identityProviderRoutes(app: FastifyInstance, deps: AdminDe
     adminDoc({
       summary: 'Replace an identity provider',
       description:
-        'Replaces name, flow, enabled and limits. `scripts` may save new versions (or remove a kind with null); kinds not named keep their active version.',
+        'Replaces name, flow, enabled, limits, http and rate_limits. `scripts` may save new versions (or remove a kind with null); kinds not named keep their active version.',
       tags: [TAG],
       params: ID_PARAMS,
       body: replaceBody,
@@ -193,6 +199,11 @@ export async function identityProviderRoutes(app: FastifyInstance, deps: AdminDe
         enabled: body.enabled ?? before.enabled,
         limits: body.limits ?? before.limits,
         ...(body.http === null ? {} : (body.http ?? before.http) ? { http: body.http ?? before.http } : {}),
+        ...(body.rate_limits === null
+          ? {}
+          : (body.rate_limits ?? before.rate_limits)
+            ? { rate_limits: body.rate_limits ?? before.rate_limits }
+            : {}),
       };
       return sendJson(reply, await update(request.params.id, 'update', change, scripts, request));
     },

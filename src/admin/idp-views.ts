@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { compileCheck } from '../config/compile-check.js';
-import { idpLimitsSchema, SCRIPT_KINDS, type ScriptKind } from '../config/schema.js';
+import { idpLimitsSchema, rateLimitsSchema, SCRIPT_KINDS, type ScriptKind } from '../config/schema.js';
 import type { FieldProblem } from '../errors.js';
 import { idpEgressSchema } from '../outbound/allow-entry.js';
 import type { IdentityProviderRecord, ScriptSource } from '../storage/types.js';
@@ -34,6 +34,8 @@ export const identityProviderView = z.object({
   limits: limitsSchema,
   /** The IdP's own outbound allow-list, when it has one. */
   http: idpEgressSchema.optional(),
+  /** Its declarative rate limits, when it has any. */
+  rate_limits: rateLimitsSchema.optional(),
   scripts: z.partialRecord(scriptKindParam, scriptVersionView),
 });
 
@@ -43,8 +45,17 @@ export function idpView(idp: IdentityProviderRecord): z.infer<typeof identityPro
     const script = idp.scripts[kind];
     if (script) scripts[kind] = { version: script.version, sha256: script.sha256, filename: script.filename };
   }
-  const { id, name, flow, enabled, limits, http } = idp;
-  return { id, name, flow, enabled, limits, ...(http ? { http } : {}), scripts };
+  const { id, name, flow, enabled, limits, http, rate_limits } = idp;
+  return {
+    id,
+    name,
+    flow,
+    enabled,
+    limits,
+    ...(http ? { http } : {}),
+    ...(rate_limits?.length ? { rate_limits } : {}),
+    scripts,
+  };
 }
 
 /** The compile problem of one script, naming its field, line and column; undefined when it compiles. */

@@ -46,6 +46,7 @@ export async function applyConfig(
         enabled: idp.enabled,
         limits: idp.limits ?? {},
         ...(idp.http ? { http: idp.http } : {}),
+        ...(idp.rate_limits?.length ? { rate_limits: idp.rate_limits } : {}),
       },
       idp.scripts,
     );

@@ -36,6 +36,61 @@ export const shareFields = {
 export const idpLimitsSchema = z.strictObject({ ...limitFields, ...shareFields }).partial();
 export type IdpLimits = z.infer<typeof idpLimitsSchema>;
 
+/** The endpoints a declarative rate limit can guard. */
+export const RATE_LIMIT_ENDPOINTS = ['backchannel', 'init', 'complete'] as const;
+/** What a declarative rate limit counts by: the API client (backchannel), the application (init, complete), or the source address. */
+export const RATE_LIMIT_KEYS = ['client', 'application', 'address'] as const;
+
+/**
+ * One declarative rate limit of an IdP: at most `limit` calls of `endpoint` per `per`
+ * in each fixed window of `window_seconds` (windows start at multiples of it since the
+ * Unix epoch), shared by all nodes.
+ */
+export const rateLimitRuleSchema = z.strictObject({
+  endpoint: z.enum(RATE_LIMIT_ENDPOINTS),
+  per: z.enum(RATE_LIMIT_KEYS),
+  limit: z.int().min(1).max(1_000_000),
+  window_seconds: z.int().min(1).max(86_400),
+});
+export type RateLimitRule = z.infer<typeof rateLimitRuleSchema>;
+
+/**
+ * An IdP's declarative rate limits: `client` counts only on the backchannel (whose
+ * callers are API clients), `application` only on init and complete; one rule per
+ * endpoint, key and window.
+ */
+export const rateLimitsSchema = z
+  .array(rateLimitRuleSchema)
+  .max(16)
+  .superRefine((rules, ctx) => {
+    const seen = new Set<string>();
+    rules.forEach((rule, i) => {
+      if (rule.per === 'client' && rule.endpoint !== 'backchannel') {
+        ctx.addIssue({
+          code: 'custom',
+          path: [i, 'per'],
+          message: `${rule.endpoint} is called by applications: use per: application`,
+        });
+      }
+      if (rule.per === 'application' && rule.endpoint === 'backchannel') {
+        ctx.addIssue({
+          code: 'custom',
+          path: [i, 'per'],
+          message: 'the backchannel is called by API clients: use per: client',
+        });
+      }
+      const key = `${rule.endpoint} ${rule.per} ${rule.window_seconds}`;
+      if (seen.has(key)) {
+        ctx.addIssue({
+          code: 'custom',
+          path: [i],
+          message: 'duplicate rule for this endpoint, per and window_seconds',
+        });
+      }
+      seen.add(key);
+    });
+  });
+
 /** A script is a path relative to the config file, or inline source. */
 const scriptRef = z.union([z.string().min(1), z.strictObject({ source: z.string() })]);
 
@@ -293,6 +348,8 @@ const identityProviderSchema = z.strictObject({
   limits: idpLimitsSchema.optional(),
   /** More hosts (and special addresses) this IdP's scripts may call, beside the installation's. */
   http: idpEgressSchema.optional(),
+  /** Declarative rate limits on the IdP's endpoints, checked before the script runs. */
+  rate_limits: rateLimitsSchema.optional(),
 });
 
 /** A property id: what scripts pass to PROPERTIES.get. */

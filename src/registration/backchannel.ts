@@ -7,6 +7,7 @@ import { sendJson } from '../http/errors.js';
 import type { ConfigStore } from '../storage/types.js';
 import { parseBackchannelBody } from './backchannel-body.js';
 import { findEnabledIdentityProvider } from './identity-provider.js';
+import type { RateLimiter } from './rate-limits.js';
 import { BACKCHANNEL_DOC } from './route-docs.js';
 import { runIdpScript } from './run-script.js';
 
@@ -15,6 +16,7 @@ export interface BackchannelDeps {
   engine: ScriptEngine;
   authenticator: ApiClientAuthenticator;
   engineConfig: EngineConfig;
+  limiter: RateLimiter;
 }
 
 export const BACKCHANNEL_PATH = '/oauth/api/v3/custom-registration/:idp/backchannel';
@@ -22,7 +24,7 @@ export const BACKCHANNEL_PATH = '/oauth/api/v3/custom-registration/:idp/backchan
 /**
  * `POST /oauth/api/v3/custom-registration/{idp}/backchannel` (SPEC §2): runs the
  * IdP's backchannel script with the caller's `data`. The steps run in the contract's
- * check order: body, client, scope, IdP, script.
+ * check order: body, client, scope, IdP, then the IdP's declarative rate limits, script.
  */
 export async function backchannelRoute(app: FastifyInstance, deps: BackchannelDeps): Promise<void> {
   // This route parses its own body (form credentials live in it), so take it raw.
@@ -36,6 +38,7 @@ export async function backchannelRoute(app: FastifyInstance, deps: BackchannelDe
     requireScope(client, 'user_registration');
     noteAudit(request, { idp: request.params.idp });
     const idp = await findEnabledIdentityProvider(deps.store, request.params.idp);
+    await deps.limiter.check(request, reply, idp, 'backchannel', { client: client.client_id });
     const { status, responsePayload } = await runIdpScript(
       deps.engine,
       deps.engineConfig,

@@ -10,6 +10,7 @@ import type { IssuedTokens, RegisteredUser, TokenService } from '../oauth/tokens
 import { cleanUserAttributes } from '../oauth/user-claims.js';
 import type { ApplicationRecord, ConfigStore, TransactionStore } from '../storage/types.js';
 import { bodyObject, findIdentityProviderFor, optionalString } from './application-request.js';
+import type { RateLimiter } from './rate-limits.js';
 import { COMPLETE_DOC } from './route-docs.js';
 import { isSuccessStatus, runIdpScript } from './run-script.js';
 import { claimHoldMs, claimTransaction, releaseTransaction, settleTransaction } from './transaction-claim.js';
@@ -30,6 +31,7 @@ export interface CompleteDeps {
   tokens: TokenService;
   idTokens: IdTokenIssuer;
   engineConfig: EngineConfig;
+  limiter: RateLimiter;
 }
 
 /**
@@ -53,6 +55,8 @@ export async function completeRoute(app: FastifyInstance, deps: CompleteDeps): P
       noteAudit(request, { idp: request.params.idp });
       const idp = await findIdentityProviderFor(deps.store, request.params.idp, application);
       const scopes = grantedScopes(application, requestedScopes);
+      // Before the transaction is claimed: a limited call leaves it as it was.
+      await deps.limiter.check(request, reply, idp, 'complete', { application: application.client_id });
       const holdMs = claimHoldMs(deps.engineConfig, idp);
       const claim = await claimTransaction(deps.transactions, idp, application, transactionId, holdMs);
       const registrationData = claim?.transaction.registration_data ?? null;

@@ -8,6 +8,7 @@ import type { ApplicationAuthenticator } from '../http/authenticate.js';
 import { sendJson } from '../http/errors.js';
 import type { ConfigStore, TransactionStore } from '../storage/types.js';
 import { bodyObject, findIdentityProviderFor, optionalString } from './application-request.js';
+import type { RateLimiter } from './rate-limits.js';
 import { INIT_DOC } from './route-docs.js';
 import { isSuccessStatus, runIdpScript } from './run-script.js';
 
@@ -18,6 +19,7 @@ export interface InitDeps {
   authenticator: ApplicationAuthenticator;
   engineConfig: EngineConfig;
   transactionTtlSeconds: number;
+  limiter: RateLimiter;
 }
 
 /**
@@ -38,6 +40,7 @@ export async function initRoute(app: FastifyInstance, deps: InitDeps): Promise<v
       if (idp.flow !== 'two_step') {
         throw new RegistrarError('invalid_request', 'init is only for two_step identity providers');
       }
+      await deps.limiter.check(request, reply, idp, 'init', { application: application.client_id });
       const result = await runIdpScript(
         deps.engine,
         deps.engineConfig,

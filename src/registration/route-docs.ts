@@ -29,13 +29,18 @@ const TOO_LARGE: ResponseDoc = {
   description: '`invalid_request`: the body is larger than `server.body_limit_bytes` (256 KiB by default).',
 };
 const UNKNOWN_IDP: ResponseDoc = { description: '`invalid_idp_identifier`: no IdP with that id.' };
+const RATE_LIMITED: ResponseDoc = {
+  description:
+    "`too_many_requests`: one of the IdP's declarative rate limits (`rate_limits`) is used up for this caller " +
+    'in the current window; `Retry-After` gives the seconds until it ends. Checked before the script runs.',
+};
 
 export const BACKCHANNEL_DOC: RouteDoc = {
   summary: "Run an IdP's backchannel script",
   description:
     "Runs the identity provider's backchannel script with the caller's `data` and answers what it returned. " +
     'A portal calls it to prepare a registration (for example, to store data in CACHE for the complete ' +
-    'script). The checks run in this order: body, client, scope, IdP, script. A body is optional; unknown ' +
+    'script). The checks run in this order: body, client, scope, IdP, rate limits, script. A body is optional; unknown ' +
     'JSON members beside `data` are ignored; a body needs a `Content-Type`.',
   tags: ['Backchannel'],
   auth: { apiClient: 'user_registration' },
@@ -63,6 +68,7 @@ export const BACKCHANNEL_DOC: RouteDoc = {
       description:
         '`insufficient_permissions` (the client lacks scope `user_registration`) or `idp_disabled` (the IdP is disabled).',
     },
+    429: RATE_LIMITED,
     404: UNKNOWN_IDP,
     413: TOO_LARGE,
     500: {
@@ -99,6 +105,7 @@ export const INIT_DOC: RouteDoc = {
         'or `invalid_client`.',
     },
     403: { description: '`idp_disabled`: the IdP is disabled, or the application may not use it.' },
+    429: RATE_LIMITED,
     404: UNKNOWN_IDP,
     413: TOO_LARGE,
     500: {
@@ -160,6 +167,7 @@ export const COMPLETE_DOC: RouteDoc = {
         'two_step IdP is missing, unknown, expired, already used, or made for another IdP or application).',
     },
     403: { description: '`idp_disabled`: the IdP is disabled, or the application may not use it.' },
+    429: RATE_LIMITED,
     404: UNKNOWN_IDP,
     413: TOO_LARGE,
     500: {

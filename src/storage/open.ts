@@ -7,7 +7,7 @@ import { PostgresConsoleSessionStore } from './postgres/console-session-store.js
 import { migrate, openPostgres } from './postgres/database.js';
 import { PostgresSigningKeyStore } from './postgres/signing-key-store.js';
 import { PostgresTokenStore } from './postgres/token-store.js';
-import { RedisCacheStore } from './redis/cache-store.js';
+import { RATE_KEY_SPACE, RedisCacheStore } from './redis/cache-store.js';
 import { closeRedis, openRedis } from './redis/connection.js';
 import { openRedisSandboxCache } from './redis/sandbox-cache.js';
 import { RedisTransactionStore } from './redis/transaction-store.js';
@@ -25,6 +25,7 @@ import type {
   CacheStore,
   ConfigStore,
   ConsoleSessionStore,
+  CounterStore,
   SandboxCache,
   SigningKeyStore,
   TokenStore,
@@ -41,6 +42,8 @@ export interface Storage {
   /** Web console sessions, beside the configuration. */
   consoleSessions: ConsoleSessionStore;
   cache: CacheStore;
+  /** The declarative rate limits' counters, beside the CACHE (so shared by every node). */
+  counters: CounterStore;
   /** Registration transactions live with the CACHE. */
   transactions: TransactionStore;
   close(): Promise<void>;
@@ -142,10 +145,14 @@ async function openDurable(
   };
 }
 
-function sqliteCache(db: SqliteDatabase, ownsDb: boolean): Half<Pick<Storage, 'cache' | 'transactions'>> {
+function sqliteCache(
+  db: SqliteDatabase,
+  ownsDb: boolean,
+): Half<Pick<Storage, 'cache' | 'counters' | 'transactions'>> {
   const cache = new SqliteCacheStore(db, Date.now, ownsDb);
   return {
     cache,
+    counters: new SqliteCacheStore(db, Date.now, false, 'rate_counters'),
     transactions: new SqliteTransactionStore(db),
     async close() {
       await cache.close();
@@ -156,7 +163,7 @@ function sqliteCache(db: SqliteDatabase, ownsDb: boolean): Half<Pick<Storage, 'c
 async function openCache(
   { cache }: StorageSettings,
   onError: (error: Error) => void,
-): Promise<Half<Pick<Storage, 'cache' | 'transactions'>>> {
+): Promise<Half<Pick<Storage, 'cache' | 'counters' | 'transactions'>>> {
   if (cache.url.startsWith('sqlite:')) {
     const db = openSqlite(sqlitePath(cache.url), { migrate: true });
     // A hard cap on the file: past it SQLite refuses writes (SQLITE_FULL) and changes nothing.
@@ -176,6 +183,7 @@ async function openCache(
   const redis = openRedis(cache.url, redisOptions(cache, onError));
   return {
     cache: new RedisCacheStore(redis),
+    counters: new RedisCacheStore(redis, false, RATE_KEY_SPACE),
     transactions: new RedisTransactionStore(redis),
     async close() {
       await closeRedis(redis);

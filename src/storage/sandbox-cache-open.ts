@@ -14,7 +14,8 @@ export interface SandboxRedisOptions {
 
 /**
  * SQLite (the schema must already exist; the server migrates before it starts sandboxes)
- * or Redis (a worker thread, so only the sandbox process blocks while it waits).
+ * or Redis (a worker thread, so only the sandbox process blocks while it waits; resolves
+ * once the worker has loaded).
  */
 export async function openSandboxCacheLean(url: string, redis: SandboxRedisOptions): Promise<SandboxCache> {
   if (url.startsWith('sqlite:')) {
@@ -25,5 +26,8 @@ export async function openSandboxCacheLean(url: string, redis: SandboxRedisOptio
     return new SqliteCacheStore(openSqlite(sqlitePath(url), { migrate: false }), Date.now, true);
   }
   const { openRedisSandboxCache } = await import('./redis/sandbox-cache.js');
-  return openRedisSandboxCache(url, redis);
+  const cache = openRedisSandboxCache(url, redis);
+  // Before the sandbox takes work: the worker's start-up is nobody's CPU time.
+  await cache.whenStarted();
+  return cache;
 }

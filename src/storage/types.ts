@@ -1,4 +1,4 @@
-import type { ApiScope, IdpLimits, ScriptKind } from '../config/schema.js';
+import type { ApiScope, IdpLimits, RateLimitRule, ScriptKind } from '../config/schema.js';
 
 /** An API client as stored: the secret only as a slow hash. */
 export interface ApiClientRecord {
@@ -38,6 +38,8 @@ export interface IdentityProviderRecord {
   limits: IdpLimits;
   /** Egress this IdP adds to the installation's allow-list; absent when none. */
   http?: IdpEgress;
+  /** Its declarative rate limits; absent when none. */
+  rate_limits?: RateLimitRule[];
   /** The active version of each script kind the IdP has. */
   scripts: Partial<Record<ScriptKind, ScriptVersion>>;
 }
@@ -181,6 +183,14 @@ export interface CacheStore {
   delete(key: string): Promise<boolean>;
   /** Returns the live value under `key` and removes it, in one atomic step: of many concurrent takers, exactly one gets it. */
   take(key: string): Promise<string | null>;
+  /**
+   * Adds `delta` to the integer under `key` and returns the new value, in one atomic step
+   * (of many concurrent incrementers, across processes and nodes, none is lost), committed
+   * when it resolves. An absent or expired entry starts at `delta` and lives `ttlMs`; a
+   * live one keeps its expiry (the TTL is set only on creation). A live entry that is not
+   * an integer (its JSON text) is left as it is and the result is null.
+   */
+  increment(key: string, delta: number, ttlMs: number): Promise<number | null>;
   /** Removes expired entries; returns how many. */
   purgeExpired(): Promise<number>;
   ping(): Promise<void>;
@@ -197,8 +207,17 @@ export interface CacheStore {
 export interface SandboxCache {
   getSync(key: string): string | null;
   deleteSync(key: string): boolean;
+  /** {@link CacheStore.increment}, synchronously: atomic and committed when it returns. */
+  incrementSync(key: string, delta: number, ttlMs: number): number | null;
   close(): void;
 }
+
+/**
+ * The counters behind the declarative rate limits (`identity_providers[].rate_limits`):
+ * entries like the CACHE's, in a key space of their own that scripts cannot reach, beside
+ * the CACHE (its SQLite file, or its Redis), so every node counts in the same place.
+ */
+export type CounterStore = Pick<CacheStore, 'increment' | 'purgeExpired'>;
 
 /** So do the administration stores (audit events, console sessions), from admin-types.ts. */
 export type * from './admin-types.js';

@@ -48,6 +48,8 @@ export function basic(id: string, secret: string): string {
 export interface TestRegistrarOptions {
   /** The clock console sessions are timed by (the test moves it). */
   clock?: () => number;
+  /** The secret key (random when absent): instances sharing storage need the same one. */
+  secretKey?: Buffer;
 }
 
 /**
@@ -73,7 +75,7 @@ export async function startRegistrar(
   );
   const logs = new LogCapture();
   const logger = createLogger('trace', logs);
-  const secretKey = randomBytes(32);
+  const secretKey = options.secretKey ?? randomBytes(32);
   const deps = await createDeps(config, { logger, secretKey });
   if (options.clock) deps.clock = options.clock;
   const app = buildApp(config, deps);

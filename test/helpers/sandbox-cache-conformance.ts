@@ -97,6 +97,37 @@ export function sandboxCacheConformance(name: string, open: () => Promise<Sandbo
       }
     });
 
+    test('incrementSync: sandboxes and the server count on one key without losing any', async () => {
+      const other = fixture.openSandbox();
+      opened.push(other);
+      const k = key();
+      const seen: Array<number | null> = [];
+      for (let i = 0; i < 20; i++) {
+        seen.push(sandbox.incrementSync(k, 1, 60_000));
+        seen.push(other.incrementSync(k, 1, 60_000));
+        seen.push(await fixture.store.increment(k, 1, 60_000));
+      }
+      assert.deepEqual(
+        seen,
+        Array.from({ length: 60 }, (_, i) => i + 1),
+      );
+      assert.equal(await fixture.store.get(k), '60');
+      assert.equal(sandbox.getSync(k), '60');
+    });
+
+    test('incrementSync leaves a non-integer value alone and keeps the first TTL', async () => {
+      const k = key();
+      await fixture.store.set(k, '"text"', 60_000);
+      assert.equal(sandbox.incrementSync(k, 1, 60_000), null);
+      assert.equal(sandbox.getSync(k), '"text"');
+      const counted = key();
+      sandbox.getSync(key()); // a first call may pay the sandbox view's start-up
+      assert.equal(sandbox.incrementSync(counted, 1, 500), 1);
+      assert.equal(sandbox.incrementSync(counted, 1, 60_000), 2);
+      await sleep(700);
+      assert.equal(sandbox.incrementSync(counted, 1, 60_000), 1, 'expired with its first TTL');
+    });
+
     test('keys are exact: case, whitespace and unicode distinguish entries', async () => {
       const base = key();
       await fixture.store.set(base, '"plain"', 60_000);

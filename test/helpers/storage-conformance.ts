@@ -354,6 +354,25 @@ export function configStoreConformance(name: string, open: () => Promise<ConfigF
         });
       });
 
+      test('rate_limits round-trip through upsert and write, and go when emptied', async () => {
+        const rules = [
+          { endpoint: 'backchannel' as const, per: 'client' as const, limit: 30, window_seconds: 60 },
+          { endpoint: 'complete' as const, per: 'address' as const, limit: 5, window_seconds: 1 },
+        ];
+        await store.upsertIdentityProvider(fields('rl', { rate_limits: rules }), { complete: script('c') });
+        assert.deepEqual((await store.getIdentityProvider('rl'))?.rate_limits, rules);
+        await store.writeIdentityProvider('update', fields('rl', { rate_limits: rules.slice(1) }), {});
+        assert.deepEqual((await store.getIdentityProvider('rl'))?.rate_limits, rules.slice(1));
+        await store.writeIdentityProvider('update', fields('rl', { rate_limits: [] }), {});
+        assert.equal((await store.getIdentityProvider('rl'))?.rate_limits, undefined);
+        assert.ok(
+          await store.writeIdentityProvider('create', fields('rl2', { rate_limits: rules }), {
+            complete: script('c'),
+          }),
+        );
+        assert.deepEqual((await store.getIdentityProvider('rl2'))?.rate_limits, rules);
+      });
+
       test('upserting an IdP with a changed script creates and activates a new version', async () => {
         await store.upsertIdentityProvider(fields('a'), { complete: script('v1 source') });
         await store.upsertIdentityProvider(fields('a'), { complete: script('v2 source', 'new.js') });

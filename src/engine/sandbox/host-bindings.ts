@@ -4,6 +4,13 @@ import type { EngineConfig } from '../../config/schema.js';
 import type { SandboxCache } from '../../storage/types.js';
 import type { CacheWrite } from '../protocol.js';
 import type { CallBudget, OutboundCalls } from './outbound-calls.js';
+import { counterTtlMs, fixedWindow, verdict } from './rate-window.js';
+
+/** The largest `RATE.take` limit. */
+export const MAX_RATE_LIMIT = 1_000_000_000;
+/** Where `RATE.take` counts, in the CACHE: `RATE:<windowSeconds>:<window index>:<key>`. */
+export const rateKey = (windowSeconds: number, index: number, key: string) =>
+  `RATE:${windowSeconds}:${index}:${key}`;
 
 /** The host side of the script globals, handed to every isolate's prelude. */
 export interface HostBindings {
@@ -44,7 +51,10 @@ function scriptError(message: string): Error {
  * server commits the stores, batched with other executions', when the script has
  * returned and before it answers (one writer instead of every sandbox process
  * fighting over the database). CACHE.delete is immediate and atomic, so of two
- * executions deleting the same key only one is told it removed it.
+ * executions deleting the same key only one is told it removed it. CACHE.increment and
+ * RATE.take cannot wait for the server's commit (the script needs the new count at once):
+ * each is one atomic increment made here, in the CACHE backend, committed when it
+ * returns; on a dry run, in its scratch cache.
  */
 export function createHostBindings(
   realCache: SandboxCache,
@@ -57,6 +67,8 @@ export function createHostBindings(
   let pendingBytes = 0;
   let cache = realCache;
   let calls: CallBudget | null = null;
+  /** Increments (RATE.take included) this execution may still make. */
+  let countsLeft = limits.max_stores_per_execution;
   const checkKey = (method: string, key: unknown): string => {
     if (typeof key !== 'string') throw scriptError(`CACHE.${method}: key must be a string`);
     const bytes = Buffer.byteLength(key, 'utf8');
@@ -108,9 +120,63 @@ export function createHostBindings(
     const hadPending = pending.delete(key);
     return cache.deleteSync(key) || hadPending;
   };
+  const count = (method: string, key: string, delta: number, ttlMs: number): number => {
+    if (countsLeft <= 0) {
+      throw scriptError(
+        `${method}: an execution may count (CACHE.increment, RATE.take) at most ${limits.max_stores_per_execution} times`,
+      );
+    }
+    countsLeft--;
+    const value = cache.incrementSync(key, delta, ttlMs);
+    if (value === null) throw scriptError(`${method}: the value under this key is not an integer`);
+    return value;
+  };
+  const increment = (rawKey: unknown, delta: unknown, ttlSeconds: unknown): number => {
+    const key = checkKey('increment', rawKey);
+    if (typeof delta !== 'number' || !Number.isSafeInteger(delta)) {
+      throw scriptError('CACHE.increment: delta must be an integer');
+    }
+    const ttl = ttlSeconds ?? limits.default_ttl_seconds;
+    if (typeof ttl !== 'number' || !(ttl > 0) || ttl > limits.max_ttl_seconds) {
+      throw scriptError(`CACHE.increment: ttlSeconds must be between 0 and ${limits.max_ttl_seconds}`);
+    }
+    if (pending.has(key)) {
+      throw scriptError(
+        'CACHE.increment: this execution stored the key with CACHE.store; count in a key of its own',
+      );
+    }
+    return count('CACHE.increment', key, delta, Math.round(ttl * 1000));
+  };
+  const take = (rawKey: unknown, limit: unknown, windowSeconds: unknown): string => {
+    if (typeof rawKey !== 'string') throw scriptError('RATE.take: key must be a string');
+    const bytes = Buffer.byteLength(rawKey, 'utf8');
+    if (bytes > limits.max_key_bytes) {
+      throw scriptError(`RATE.take: the key is ${bytes} bytes; the limit is ${limits.max_key_bytes}`);
+    }
+    if (typeof limit !== 'number' || !Number.isInteger(limit) || limit < 1 || limit > MAX_RATE_LIMIT) {
+      throw scriptError(`RATE.take: limit must be an integer from 1 to ${MAX_RATE_LIMIT}`);
+    }
+    const window = windowSeconds;
+    if (
+      typeof window !== 'number' ||
+      !Number.isInteger(window) ||
+      window < 1 ||
+      window > limits.max_ttl_seconds
+    ) {
+      throw scriptError(`RATE.take: windowSeconds must be an integer from 1 to ${limits.max_ttl_seconds}`);
+    }
+    const now = Date.now();
+    const { index, endsAt } = fixedWindow(now, window);
+    const used = count('RATE.take', rateKey(window, index, rawKey), 1, counterTtlMs(now, endsAt));
+    return JSON.stringify(verdict(used, limit, now, endsAt));
+  };
   const operation = (op: unknown, key: unknown, json: unknown, ttlSeconds: unknown): unknown => {
     try {
       switch (op) {
+        case 'increment':
+          return increment(key, json, ttlSeconds);
+        case 'rate':
+          return take(key, json, ttlSeconds);
         case 'store':
           return store(key, json, ttlSeconds);
         case 'fetch':
@@ -126,7 +192,7 @@ export function createHostBindings(
       process.stderr.write(
         `${JSON.stringify({ level: 50, time: Date.now(), pid: process.pid, msg: 'sandbox CACHE operation failed', err: String(error) })}\n`,
       );
-      throw scriptError(`CACHE.${String(op)}: the cache is unavailable`);
+      throw scriptError(`${op === 'rate' ? 'RATE.take' : `CACHE.${String(op)}`}: the cache is unavailable`);
     }
   };
   return {
@@ -141,6 +207,7 @@ export function createHostBindings(
       pendingBytes = 0;
       cache = scratch ?? realCache;
       calls = budget ?? null;
+      countsLeft = limits.max_stores_per_execution;
     },
     takeWrites() {
       const writes = [...pending.values()];

@@ -32,6 +32,9 @@ const NO_CACHE: SandboxCache = {
   deleteSync: () => {
     throw new Error('no CACHE is configured');
   },
+  incrementSync: () => {
+    throw new Error('no CACHE is configured');
+  },
   close: () => {},
 };
 

@@ -1,6 +1,6 @@
 /**
  * Source of the code that runs first in every script context. It evaluates to a
- * function that receives the host bindings, installs the script globals (CACHE, LOG,
+ * function that receives the host bindings, installs the script globals (CACHE, RATE, LOG,
  * PROPERTIES, HTTP, java, Java, Packages, print) and returns `{run, collect}`: the two
  * functions the host calls. The host functions stay in this closure; the script sees
  * only plain functions made inside the isolate.
@@ -115,6 +115,30 @@ export const PRELUDE_SOURCE = String.raw`(function (cacheOp, newUuid, getPropert
     delete: function (key) {
       checkKey('delete', key);
       return cacheCall(['delete', key, null, null]) === true;
+    },
+    increment: function (key, delta, ttlSeconds) {
+      checkKey('increment', key);
+      const by = delta === undefined || delta === null ? 1 : delta;
+      if (typeof by !== 'number' || !isInteger(by)) throw new TypeError('CACHE.increment: delta must be an integer');
+      let ttl = null;
+      if (ttlSeconds !== undefined && ttlSeconds !== null) {
+        ttl = Number(ttlSeconds);
+        if (!(ttl > 0) || ttl === Infinity) throw new RangeError('CACHE.increment: ttlSeconds must be a positive number');
+      }
+      return cacheCall(['increment', key, by, ttl]);
+    },
+  }));
+
+  // ---- RATE: fixed-window rate limits, counted in the CACHE ----
+  constant('RATE', freeze({
+    take: function (key, limit, windowSeconds) {
+      if (typeof key !== 'string') throw new TypeError('RATE.take: key must be a string');
+      if (typeof limit !== 'number' || !isInteger(limit)) throw new TypeError('RATE.take: limit must be an integer');
+      if (typeof windowSeconds !== 'number' || !isInteger(windowSeconds)) {
+        throw new TypeError('RATE.take: windowSeconds must be an integer');
+      }
+      const reply = parse(cacheCall(['rate', key, limit, windowSeconds]));
+      return freeze({ allowed: reply.allowed === true, remaining: reply.remaining, resetSeconds: reply.resetSeconds });
     },
   }));
 

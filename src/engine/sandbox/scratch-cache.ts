@@ -3,7 +3,7 @@ import type { CacheEntry } from '../protocol.js';
 
 /**
  * A private, in-memory CACHE for one dry run: seeded from the request, it takes the
- * run's reads, deletes and (at the end) stores, and is then reported back. The
+ * run's reads, deletes, increments (RATE.take included) and (at the end) stores, and is then reported back. The
  * installation's real CACHE is never touched.
  */
 export class ScratchCache implements SandboxCache {
@@ -31,6 +31,20 @@ export class ScratchCache implements SandboxCache {
     const live = this.getSync(key) !== null;
     this.entries.delete(key);
     return live;
+  }
+
+  /** As the real CACHE's: a live integer is added to (keeping its expiry), an absent one starts at delta. */
+  incrementSync(key: string, delta: number, ttlMs: number): number | null {
+    const live = this.getSync(key);
+    if (live === null) {
+      this.set(key, String(delta), ttlMs);
+      return delta;
+    }
+    if (!/^(0|-?[1-9][0-9]*)$/.test(live)) return null;
+    const entry = this.entries.get(key);
+    const value = Number(live) + delta;
+    if (entry) entry.value = String(value);
+    return value;
   }
 
   /** The live entries with their remaining time to live. */

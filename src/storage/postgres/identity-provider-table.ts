@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import type { Pool, PoolClient, QueryConfig } from 'pg';
-import { type IdpLimits, SCRIPT_KINDS, type ScriptKind } from '../../config/schema.js';
+import { type IdpLimits, type RateLimitRule, SCRIPT_KINDS, type ScriptKind } from '../../config/schema.js';
 import { pageOf } from '../paging.js';
 import type {
   IdentityProviderFields,
@@ -22,6 +22,7 @@ interface IdpRow {
   enabled: boolean;
   limits: IdpLimits;
   http: IdpEgress | null;
+  rate_limits: RateLimitRule[] | null;
   /** The active scripts, aggregated as JSON in the same statement. */
   scripts: Array<ScriptVersion & { kind: ScriptKind }>;
 }
@@ -35,7 +36,7 @@ const sha256 = (source: string) => createHash('sha256').update(source).digest('h
  * concurrent commit never shows half a change).
  */
 const SELECT_IDP = `
-  SELECT i.id, i.name, i.flow, i.enabled, i.limits, i.http,
+  SELECT i.id, i.name, i.flow, i.enabled, i.limits, i.http, i.rate_limits,
     COALESCE((
       SELECT json_agg(json_build_object('kind', a.kind, 'version', v.version, 'source', v.source,
                                         'sha256', v.sha256, 'filename', v.filename) ORDER BY a.kind)
@@ -53,14 +54,15 @@ const SQL = {
   get: `${SELECT_IDP} WHERE i.id = $1`,
   first: `${SELECT_IDP} ORDER BY i.id COLLATE "C" LIMIT $1`,
   after: `${SELECT_IDP} WHERE i.id COLLATE "C" > $1 ORDER BY i.id COLLATE "C" LIMIT $2`,
-  insert: `INSERT INTO identity_providers (id, name, flow, enabled, limits, http, updated_at)
-    VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (id) DO NOTHING`,
-  upsert: `INSERT INTO identity_providers (id, name, flow, enabled, limits, http, updated_at)
-    VALUES ($1, $2, $3, $4, $5, $6, $7)
+  insert: `INSERT INTO identity_providers (id, name, flow, enabled, limits, http, updated_at, rate_limits)
+    VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT (id) DO NOTHING`,
+  upsert: `INSERT INTO identity_providers (id, name, flow, enabled, limits, http, updated_at, rate_limits)
+    VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
     ON CONFLICT (id) DO UPDATE SET name = excluded.name, flow = excluded.flow, enabled = excluded.enabled,
-      limits = excluded.limits, http = excluded.http, updated_at = excluded.updated_at`,
+      limits = excluded.limits, http = excluded.http, updated_at = excluded.updated_at,
+      rate_limits = excluded.rate_limits`,
   update: `UPDATE identity_providers SET name = $2, flow = $3, enabled = $4, limits = $5, http = $6,
-    updated_at = $7 WHERE id = $1`,
+    updated_at = $7, rate_limits = $8 WHERE id = $1`,
   // Versions and activations go with the IdP (ON DELETE CASCADE).
   delete: 'DELETE FROM identity_providers WHERE id = $1',
   lock: 'SELECT 1 FROM identity_providers WHERE id = $1 FOR UPDATE',
@@ -243,13 +245,15 @@ function fieldParams(idp: IdentityProviderFields): unknown[] {
     JSON.stringify(idp.limits),
     http ? JSON.stringify(http) : null,
     Date.now(),
+    idp.rate_limits?.length ? JSON.stringify(idp.rate_limits) : null,
   ];
 }
 
-function toRecord({ scripts: active, http, ...fields }: IdpRow): IdentityProviderRecord {
+function toRecord({ scripts: active, http, rate_limits, ...fields }: IdpRow): IdentityProviderRecord {
   const scripts: IdentityProviderRecord['scripts'] = {};
   for (const { kind, ...version } of active) scripts[kind] = version;
   const record: IdentityProviderRecord = { ...fields, scripts };
   if (http !== null) record.http = http;
+  if (rate_limits !== null) record.rate_limits = rate_limits;
   return record;
 }

@@ -114,4 +114,8 @@ export const MIGRATIONS: readonly string[] = [
   CREATE INDEX console_sessions_idle_expiry ON console_sessions (idle_expires_at);
   CREATE INDEX console_sessions_expiry ON console_sessions (expires_at);
   `,
+  // Version 3: an IdP's declarative rate limits (`identity_providers[].rate_limits`).
+  `
+  ALTER TABLE identity_providers ADD COLUMN rate_limits JSONB;
+  `,
 ];

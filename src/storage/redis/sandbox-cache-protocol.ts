@@ -29,11 +29,14 @@ export interface WorkerSetup {
 /** One CACHE command, tagged so that a late reply is never taken for a later call's. */
 export interface WorkerRequest {
   id: number;
-  op: 'get' | 'delete';
+  op: 'get' | 'delete' | 'increment';
   key: string;
+  /** For `increment`: what to add, and the TTL of an entry it creates. */
+  delta?: number;
+  ttlMs?: number;
 }
 
 /** The answer to one request (id 0: the worker failed to start). */
 export type WorkerReply =
-  | { id: number; ok: true; value: string | boolean | null }
+  | { id: number; ok: true; value: string | number | boolean | null }
   | { id: number; ok: false; error: string };

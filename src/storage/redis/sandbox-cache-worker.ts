@@ -23,10 +23,15 @@ port.on('message', (request: WorkerRequest) => {
   void answer(request);
 });
 
-async function answer({ id, op, key }: WorkerRequest): Promise<void> {
+async function answer({ id, op, key, delta = 0, ttlMs = 0 }: WorkerRequest): Promise<void> {
   let reply: WorkerReply;
   try {
-    const value = op === 'get' ? await store.get(key) : await store.delete(key);
+    const value =
+      op === 'get'
+        ? await store.get(key)
+        : op === 'delete'
+          ? await store.delete(key)
+          : await store.increment(key, delta, ttlMs);
     reply = { id, ok: true, value };
   } catch (error) {
     reply = { id, ok: false, error: error instanceof Error ? error.message : String(error) };

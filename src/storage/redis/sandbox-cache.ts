@@ -1,3 +1,4 @@
+import { setTimeout as sleep } from 'node:timers/promises';
 import { MessageChannel, type MessagePort, receiveMessageOnPort, Worker } from 'node:worker_threads';
 import type { SandboxCache } from '../types.js';
 import {
@@ -49,7 +50,7 @@ const { workerData } = require('node:worker_threads');
 
 /**
  * The CACHE in Redis for a sandbox process: the same entries as the server's
- * {@link RedisCacheStore} (`GET`/`DEL` of `<prefix>cache:<key>`), read synchronously. A worker
+ * {@link RedisCacheStore} (`GET`/`DEL`/the increment script on `<prefix>cache:<key>`), used synchronously. A worker
  * thread owns the ioredis connection; a call posts a tagged request to it and blocks only the
  * calling thread (`Atomics.wait`) until the reply or `commandTimeoutMs + 200` ms, then throws
  * `the cache is unavailable: ...`. A reply that arrives after its call gave up is discarded.
@@ -99,6 +100,26 @@ export class RedisSandboxCache implements SandboxCache {
     return this.call('delete', key) as boolean;
   }
 
+  incrementSync(key: string, delta: number, ttlMs: number): number | null {
+    return this.call('increment', key, { delta, ttlMs }) as number | null;
+  }
+
+  /**
+   * Resolves once the worker thread has loaded (or failed to, or the start-up bound has
+   * passed; the calls report that), without blocking the calling thread. A sandbox awaits it
+   * before it takes work, so no execution pays the worker's start-up: its CPU (the worker
+   * thread's is the process's) would count against the first script's CPU-time limit.
+   */
+  async whenStarted(): Promise<void> {
+    const deadline = performance.now() + this.startupTimeoutMs;
+    while (this.failure === undefined && Atomics.load(this.signal, STATE_SLOT) === STATE_STARTING) {
+      const remaining = deadline - performance.now();
+      if (remaining <= 0) return;
+      // Polled: Atomics.waitAsync with a timeout is not safe everywhere (see the prelude).
+      await sleep(Math.min(remaining, 10));
+    }
+  }
+
   /** Terminates the worker thread, which closes its Redis connection; later calls throw. */
   close(): void {
     if (this.failure === 'closed') return;
@@ -107,10 +128,10 @@ export class RedisSandboxCache implements SandboxCache {
     this.worker.terminate().catch(() => {});
   }
 
-  private call(op: WorkerRequest['op'], key: string): unknown {
+  private call(op: WorkerRequest['op'], key: string, extra: Partial<WorkerRequest> = {}): unknown {
     this.awaitStart();
     const id = ++this.nextId;
-    const request: WorkerRequest = { id, op, key };
+    const request: WorkerRequest = { ...extra, id, op, key };
     this.port.postMessage(request);
     const deadline = performance.now() + this.replyTimeoutMs;
     for (;;) {

@@ -20,7 +20,10 @@ interface IdpRow {
   enabled: number;
   limits: string;
   http: string | null;
+  rate_limits: string | null;
 }
+
+type FieldParams = [string, string | null, string, number, string, string | null, number, string | null];
 
 interface ActiveScriptRow extends ScriptVersion {
   kind: ScriptKind;
@@ -46,30 +49,34 @@ export class IdentityProviderTable {
   constructor(private readonly db: SqliteDatabase) {
     this.s = {
       get: db.prepare<[string], IdpRow>(
-        'SELECT id, name, flow, enabled, limits, http FROM identity_providers WHERE id = ?',
+        'SELECT id, name, flow, enabled, limits, http, rate_limits FROM identity_providers WHERE id = ?',
       ),
       first: db.prepare<[number], IdpRow>(
-        'SELECT id, name, flow, enabled, limits, http FROM identity_providers ORDER BY id LIMIT ?',
+        'SELECT id, name, flow, enabled, limits, http, rate_limits FROM identity_providers ORDER BY id LIMIT ?',
       ),
       after: db.prepare<[string, number], IdpRow>(
-        'SELECT id, name, flow, enabled, limits, http FROM identity_providers WHERE id > ? ORDER BY id LIMIT ?',
+        'SELECT id, name, flow, enabled, limits, http, rate_limits FROM identity_providers WHERE id > ? ORDER BY id LIMIT ?',
       ),
       activeScripts: db.prepare<[string], ActiveScriptRow>(
         `SELECT a.kind, v.version, v.source, v.sha256, v.filename
          FROM active_scripts a JOIN script_versions v USING (idp_id, kind, version)
          WHERE a.idp_id = ?`,
       ),
-      insert: db.prepare<[string, string | null, string, number, string, string | null, number]>(
-        `INSERT INTO identity_providers (id, name, flow, enabled, limits, http, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?)
-         ON CONFLICT (id) DO NOTHING`,
+      insert: db.prepare<FieldParams>(
+        `INSERT INTO identity_providers (id, name, flow, enabled, limits, http, updated_at, rate_limits)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (id) DO NOTHING`,
       ),
-      upsert: db.prepare<[string, string | null, string, number, string, string | null, number]>(
-        `INSERT INTO identity_providers (id, name, flow, enabled, limits, http, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?)
+      upsert: db.prepare<FieldParams>(
+        `INSERT INTO identity_providers (id, name, flow, enabled, limits, http, updated_at, rate_limits)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?)
          ON CONFLICT (id) DO UPDATE SET name = excluded.name, flow = excluded.flow, enabled = excluded.enabled,
-           limits = excluded.limits, http = excluded.http, updated_at = excluded.updated_at`,
+           limits = excluded.limits, http = excluded.http, updated_at = excluded.updated_at,
+           rate_limits = excluded.rate_limits`,
       ),
-      update: db.prepare<[string | null, string, number, string, string | null, number, string]>(
-        'UPDATE identity_providers SET name = ?, flow = ?, enabled = ?, limits = ?, http = ?, updated_at = ? WHERE id = ?',
+      update: db.prepare<
+        [string | null, string, number, string, string | null, number, string | null, string]
+      >(
+        'UPDATE identity_providers SET name = ?, flow = ?, enabled = ?, limits = ?, http = ?, updated_at = ?, rate_limits = ? WHERE id = ?',
       ),
       delete: db.prepare<[string]>('DELETE FROM identity_providers WHERE id = ?'),
       deleteVersions: db.prepare<[string]>('DELETE FROM script_versions WHERE idp_id = ?'),
@@ -140,11 +147,12 @@ export class IdentityProviderTable {
   ): boolean {
     return this.db
       .transaction(() => {
-        const [id, name, flow, enabled, limits, http, now] = this.fieldParams(idp);
+        const params = this.fieldParams(idp);
+        const [id, name, flow, enabled, limits, http, now, rateLimits] = params;
         const changes =
           mode === 'create'
-            ? this.s.insert.run(id, name, flow, enabled, limits, http, now).changes
-            : this.s.update.run(name, flow, enabled, limits, http, now, id).changes;
+            ? this.s.insert.run(...params).changes
+            : this.s.update.run(name, flow, enabled, limits, http, now, rateLimits, id).changes;
         if (changes !== 1) return false;
         for (const kind of SCRIPT_KINDS) {
           const script = scripts[kind];
@@ -231,9 +239,7 @@ export class IdentityProviderTable {
     return this.db.transaction(read)();
   }
 
-  private fieldParams(
-    idp: IdentityProviderFields,
-  ): [string, string | null, string, number, string, string | null, number] {
+  private fieldParams(idp: IdentityProviderFields): FieldParams {
     const http =
       idp.http && (idp.http.allow?.length || idp.http.allow_addresses?.length) ? idp.http : undefined;
     return [
@@ -244,13 +250,14 @@ export class IdentityProviderTable {
       JSON.stringify(idp.limits),
       http ? JSON.stringify(http) : null,
       Date.now(),
+      idp.rate_limits?.length ? JSON.stringify(idp.rate_limits) : null,
     ];
   }
 
   private withScripts(row: IdpRow): IdentityProviderRecord {
     const scripts: IdentityProviderRecord['scripts'] = {};
     for (const { kind, ...version } of this.s.activeScripts.all(row.id)) scripts[kind] = version;
-    const { http, ...fields } = row;
+    const { http, rate_limits, ...fields } = row;
     const record: IdentityProviderRecord = {
       ...fields,
       enabled: row.enabled === 1,
@@ -258,6 +265,7 @@ export class IdentityProviderTable {
       scripts,
     };
     if (http !== null) record.http = JSON.parse(http);
+    if (rate_limits !== null) record.rate_limits = JSON.parse(rate_limits);
     return record;
   }
 }

@@ -129,4 +129,13 @@ export const MIGRATIONS: readonly string[] = [
   CREATE INDEX console_sessions_idle_expiry ON console_sessions (idle_expires_at);
   CREATE INDEX console_sessions_expiry ON console_sessions (expires_at);
   `,
+  `
+  CREATE TABLE rate_counters (
+    key        TEXT PRIMARY KEY,
+    value      TEXT NOT NULL,
+    expires_at INTEGER NOT NULL
+  ) WITHOUT ROWID;
+  CREATE INDEX rate_counters_expiry ON rate_counters (expires_at);
+  ALTER TABLE identity_providers ADD COLUMN rate_limits TEXT;
+  `,
 ];
