@@ -14,11 +14,13 @@ import { PostgresConfigStore } from '../src/storage/postgres/config-store.js';
 import { PostgresConsoleSessionStore } from '../src/storage/postgres/console-session-store.js';
 import { migrate, openPostgres, type PostgresOptions } from '../src/storage/postgres/database.js';
 import { MIGRATIONS } from '../src/storage/postgres/migrations.js';
+import { PostgresScriptTestStore } from '../src/storage/postgres/script-test-store.js';
 import { PostgresSigningKeyStore } from '../src/storage/postgres/signing-key-store.js';
 import { PostgresTokenStore } from '../src/storage/postgres/token-store.js';
 import type { TokenRecord } from '../src/storage/types.js';
 import { adminStoreConformance } from './helpers/audit-event-conformance.js';
 import { tokenStoreConformance } from './helpers/grant-conformance.js';
+import { scriptTestStoreConformance } from './helpers/script-test-conformance.js';
 import { signingKeyStoreConformance } from './helpers/signing-key-conformance.js';
 import { configStoreConformance } from './helpers/storage-conformance.js';
 
@@ -106,6 +108,11 @@ function postgresSuites(url: string): void {
       consoleSessions: new PostgresConsoleSessionStore(pool),
       close,
     };
+  });
+
+  scriptTestStoreConformance('PostgreSQL', async () => {
+    const { pool, close } = await migrated();
+    return { tests: new PostgresScriptTestStore(pool), config: new PostgresConfigStore(pool), close };
   });
 
   describe('PostgreSQL specifics', () => {

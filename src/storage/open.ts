@@ -5,6 +5,7 @@ import { PostgresAuditEventStore } from './postgres/audit-event-store.js';
 import { PostgresConfigStore } from './postgres/config-store.js';
 import { PostgresConsoleSessionStore } from './postgres/console-session-store.js';
 import { migrate, openPostgres } from './postgres/database.js';
+import { PostgresScriptTestStore } from './postgres/script-test-store.js';
 import { PostgresSigningKeyStore } from './postgres/signing-key-store.js';
 import { PostgresTokenStore } from './postgres/token-store.js';
 import { RedisCacheStore } from './redis/cache-store.js';
@@ -16,6 +17,7 @@ import { SqliteCacheStore } from './sqlite/cache-store.js';
 import { SqliteConfigStore } from './sqlite/config-store.js';
 import { SqliteConsoleSessionStore } from './sqlite/console-session-store.js';
 import { openSqlite, type SqliteDatabase, sqlitePath } from './sqlite/database.js';
+import { SqliteScriptTestStore } from './sqlite/script-test-store.js';
 import { SqliteSigningKeyStore } from './sqlite/signing-key-store.js';
 import { SqliteTokenStore } from './sqlite/token-store.js';
 import { SqliteTransactionStore } from './sqlite/transaction-store.js';
@@ -26,6 +28,7 @@ import type {
   ConfigStore,
   ConsoleSessionStore,
   SandboxCache,
+  ScriptTestStore,
   SigningKeyStore,
   TokenStore,
   TransactionStore,
@@ -40,6 +43,8 @@ export interface Storage {
   auditEvents: AuditEventStore;
   /** Web console sessions, beside the configuration. */
   consoleSessions: ConsoleSessionStore;
+  /** Stored script test cases, beside the configuration. */
+  scriptTests: ScriptTestStore;
   cache: CacheStore;
   /** Registration transactions live with the CACHE. */
   transactions: TransactionStore;
@@ -100,7 +105,9 @@ async function openDurable(
   { storage }: StorageSettings,
   onError: (error: Error) => void,
   sqliteOpened: (db: SqliteDatabase) => void,
-): Promise<Half<Pick<Storage, 'config' | 'tokens' | 'signingKeys' | 'auditEvents' | 'consoleSessions'>>> {
+): Promise<
+  Half<Pick<Storage, 'config' | 'tokens' | 'signingKeys' | 'auditEvents' | 'consoleSessions' | 'scriptTests'>>
+> {
   if (storage.url.startsWith('sqlite:')) {
     const db = openSqlite(sqlitePath(storage.url), { migrate: true });
     sqliteOpened(db);
@@ -111,6 +118,7 @@ async function openDurable(
       signingKeys: new SqliteSigningKeyStore(db),
       auditEvents: new SqliteAuditEventStore(db),
       consoleSessions: new SqliteConsoleSessionStore(db),
+      scriptTests: new SqliteScriptTestStore(db),
       async close() {
         await checkpointer.close();
         db.close();
@@ -136,6 +144,7 @@ async function openDurable(
     signingKeys: new PostgresSigningKeyStore(pool),
     auditEvents: new PostgresAuditEventStore(pool),
     consoleSessions: new PostgresConsoleSessionStore(pool),
+    scriptTests: new PostgresScriptTestStore(pool),
     async close() {
       await pool.end();
     },

@@ -87,7 +87,7 @@ export interface ScriptSource {
   filename: string;
 }
 
-/** What a script save did: the version the IdP now runs, and whether saving created it. */
+/** What a script save did: the version saved (the one the IdP now runs, unless saved inactive), and whether saving created it. */
 export interface SavedScript {
   version: ScriptVersion;
   created: boolean;
@@ -141,10 +141,17 @@ export interface ConfigStore {
   deleteIdentityProvider(id: string): Promise<boolean>;
   /**
    * Saves a script as a new immutable version and activates it, unless the source is
-   * the active version's (then nothing changes and `created` is false). Undefined when
-   * the IdP does not exist.
+   * the active version's (then nothing changes and `created` is false). With
+   * `activate: false` the new version is stored but the active one stays (a version
+   * whose stored tests failed); `version` is then the new one. Undefined when the IdP
+   * does not exist.
    */
-  saveScript(idpId: string, kind: ScriptKind, script: ScriptSource): Promise<SavedScript | undefined>;
+  saveScript(
+    idpId: string,
+    kind: ScriptKind,
+    script: ScriptSource,
+    options?: { activate?: boolean },
+  ): Promise<SavedScript | undefined>;
   /** An IdP's versions of one kind, newest first; `after` is a version number. */
   listScriptVersions(idpId: string, kind: ScriptKind, page: PageRequest): Promise<Page<ScriptVersionInfo>>;
   getScriptVersion(
@@ -204,6 +211,8 @@ export interface SandboxCache {
 export type * from './admin-types.js';
 /** The registration stores (transactions, tokens) live in grant-types.ts; every storage type is exported here. */
 export type * from './grant-types.js';
+/** So do the stores behind safe script changes (stored script tests), from rollout-types.ts. */
+export type * from './rollout-types.js';
 
 /** A key that signs id_tokens. The private half is stored only sealed. */
 export interface SigningKeyRecord {

@@ -143,8 +143,13 @@ export class PostgresConfigStore implements ConfigStore {
   async deleteIdentityProvider(id: string): Promise<boolean> {
     return this.idps.delete(id);
   }
-  async saveScript(idpId: string, kind: ScriptKind, script: ScriptSource): Promise<SavedScript | undefined> {
-    return this.idps.saveScript(idpId, kind, script);
+  async saveScript(
+    idpId: string,
+    kind: ScriptKind,
+    script: ScriptSource,
+    options: { activate?: boolean } = {},
+  ): Promise<SavedScript | undefined> {
+    return this.idps.saveScript(idpId, kind, script, options.activate ?? true);
   }
   async listScriptVersions(
     idpId: string,

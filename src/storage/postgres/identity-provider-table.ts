@@ -76,6 +76,11 @@ const SQL = {
     INSERT INTO active_scripts (idp_id, kind, version) SELECT $1, $2, version FROM saved
     ON CONFLICT (idp_id, kind) DO UPDATE SET version = excluded.version
     RETURNING version`,
+  // A version stored without activating it (its stored tests failed); the caller holds the row lock.
+  storeVersion: `INSERT INTO script_versions (idp_id, kind, version, source, sha256, filename, created_at)
+    SELECT $1, $2, COALESCE(MAX(version), 0) + 1, $3, $4, $5, $6
+    FROM script_versions WHERE idp_id = $1 AND kind = $2
+    RETURNING version`,
   deactivate: 'DELETE FROM active_scripts WHERE idp_id = $1 AND kind = $2',
   // Locking the IdP row serialises with saves and deletes: a deleted IdP activates nothing.
   activate: `WITH idp AS (SELECT id FROM identity_providers WHERE id = $1 FOR UPDATE)
@@ -152,10 +157,15 @@ export class IdentityProviderTable {
     return (await query(this.pool, 'delete', [id])).rowCount === 1;
   }
 
-  async saveScript(idpId: string, kind: ScriptKind, script: ScriptSource): Promise<SavedScript | undefined> {
+  async saveScript(
+    idpId: string,
+    kind: ScriptKind,
+    script: ScriptSource,
+    activate = true,
+  ): Promise<SavedScript | undefined> {
     return inTransaction(this.pool, async (client) => {
       if ((await query(client, 'lock', [idpId])).rowCount !== 1) return undefined;
-      return setScript(client, idpId, kind, script);
+      return setScript(client, idpId, kind, script, activate);
     });
   }
 
@@ -193,14 +203,16 @@ export class IdentityProviderTable {
 }
 
 /**
- * Saves `script` as a new active version unless it is the active source, or deactivates
- * the kind (null). The caller holds the IdP's row lock.
+ * Saves `script` as a new active version (or, with `activate` false, an inactive one)
+ * unless it is the active source, or deactivates the kind (null). The caller holds the
+ * IdP's row lock.
  */
 async function setScript(
   client: PoolClient,
   idpId: string,
   kind: ScriptKind,
   script: ScriptSource | null,
+  activate = true,
 ): Promise<SavedScript | undefined> {
   if (script === null) {
     await query(client, 'deactivate', [idpId, kind]);
@@ -210,7 +222,7 @@ async function setScript(
   const { rows } = await query<ScriptVersion>(client, 'activeScript', [idpId, kind]);
   const active = rows[0];
   if (active?.sha256 === hash) return { version: active, created: false };
-  const saved = await query<{ version: number }>(client, 'saveVersion', [
+  const saved = await query<{ version: number }>(client, activate ? 'saveVersion' : 'storeVersion', [
     idpId,
     kind,
     script.source,

@@ -114,4 +114,15 @@ export const MIGRATIONS: readonly string[] = [
   CREATE INDEX console_sessions_idle_expiry ON console_sessions (idle_expires_at);
   CREATE INDEX console_sessions_expiry ON console_sessions (expires_at);
   `,
+  // Stored script test cases (issue 14): one JSON list per IdP and script kind, kept as
+  // TEXT so it comes back byte for byte.
+  `
+  CREATE TABLE script_tests (
+    idp_id     TEXT COLLATE "C" NOT NULL REFERENCES identity_providers (id) ON DELETE CASCADE,
+    kind       TEXT NOT NULL CHECK (kind IN ('init', 'complete', 'backchannel')),
+    cases      TEXT NOT NULL,
+    updated_at BIGINT NOT NULL,
+    PRIMARY KEY (idp_id, kind)
+  );
+  `,
 ];

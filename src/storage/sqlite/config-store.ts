@@ -200,8 +200,13 @@ export class SqliteConfigStore implements ConfigStore {
   async deleteIdentityProvider(id: string): Promise<boolean> {
     return this.write(() => this.idps.delete(id));
   }
-  async saveScript(idpId: string, kind: ScriptKind, script: ScriptSource): Promise<SavedScript | undefined> {
-    return this.write(() => this.idps.saveScript(idpId, kind, script));
+  async saveScript(
+    idpId: string,
+    kind: ScriptKind,
+    script: ScriptSource,
+    options: { activate?: boolean } = {},
+  ): Promise<SavedScript | undefined> {
+    return this.write(() => this.idps.saveScript(idpId, kind, script, options.activate ?? true));
   }
   async listScriptVersions(
     idpId: string,

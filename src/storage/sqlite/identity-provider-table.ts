@@ -166,10 +166,16 @@ export class IdentityProviderTable {
       .immediate();
   }
 
-  saveScript(idpId: string, kind: ScriptKind, script: ScriptSource): SavedScript | undefined {
+  saveScript(
+    idpId: string,
+    kind: ScriptKind,
+    script: ScriptSource,
+    activate = true,
+  ): SavedScript | undefined {
     return this.db
       .transaction(() => {
         if (!this.s.get.get(idpId)) return undefined;
+        if (!activate) return this.storeInactive(idpId, kind, script);
         const created = this.setScript(idpId, kind, script);
         const active = this.s.activeScripts.all(idpId).find((row) => row.kind === kind);
         if (!active) throw new Error('a saved script is active');
@@ -220,6 +226,22 @@ export class IdentityProviderTable {
     this.s.insertVersion.run(idpId, kind, version, script.source, hash, script.filename, Date.now());
     this.s.activate.run(idpId, kind, version);
     return true;
+  }
+
+  /** Stores `script` as a new version without activating it, unless it is the active source. */
+  private storeInactive(idpId: string, kind: ScriptKind, script: ScriptSource): SavedScript {
+    const hash = sha256(script.source);
+    const active = this.s.activeScripts.all(idpId).find((row) => row.kind === kind);
+    if (active?.sha256 === hash) {
+      const { kind: _kind, ...version } = active;
+      return { version, created: false };
+    }
+    const version = this.s.nextVersion.get(idpId, kind) ?? 1;
+    this.s.insertVersion.run(idpId, kind, version, script.source, hash, script.filename, Date.now());
+    return {
+      version: { version, source: script.source, sha256: hash, filename: script.filename },
+      created: true,
+    };
   }
 
   /**

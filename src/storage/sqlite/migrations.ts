@@ -129,4 +129,14 @@ export const MIGRATIONS: readonly string[] = [
   CREATE INDEX console_sessions_idle_expiry ON console_sessions (idle_expires_at);
   CREATE INDEX console_sessions_expiry ON console_sessions (expires_at);
   `,
+  // Stored script test cases (issue 14): one JSON list per IdP and script kind.
+  `
+  CREATE TABLE script_tests (
+    idp_id     TEXT NOT NULL REFERENCES identity_providers (id) ON DELETE CASCADE,
+    kind       TEXT NOT NULL CHECK (kind IN ('init', 'complete', 'backchannel')),
+    cases      TEXT NOT NULL,
+    updated_at INTEGER NOT NULL,
+    PRIMARY KEY (idp_id, kind)
+  );
+  `,
 ];
