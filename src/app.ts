@@ -119,6 +119,7 @@ export function buildApp(config: RegistrarConfig, deps: AppDeps): FastifyInstanc
     secretKey: deps.secretKey,
     scryptLogN: config.server.scrypt_log_n,
     auditEvents: deps.storage.auditEvents,
+    scriptTests: deps.storage.scriptTests,
     ...(consoleSessions ? { consoleSessions } : {}),
   });
   app.register(tokenRoutes, {

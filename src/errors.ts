@@ -79,6 +79,11 @@ export const ERROR_REGISTRY = {
     status: 409,
     description: 'The change conflicts with the current configuration.',
   },
+  script_tests_failed: {
+    status: 422,
+    description:
+      'A script version failed its stored test cases, so it was not activated; `details` lists each failure.',
+  },
   internal_server_error: {
     status: 500,
     description: 'The server has encountered an internal server error.',

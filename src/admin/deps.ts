@@ -2,7 +2,7 @@ import type { EngineConfig } from '../config/schema.js';
 import type { ConsoleSessions } from '../console/sessions.js';
 import type { ScriptEngine } from '../engine/engine.js';
 import type { ApiClientAuthenticator } from '../http/authenticate.js';
-import type { AuditEventStore, ConfigStore } from '../storage/types.js';
+import type { AuditEventStore, ConfigStore, ScriptTestStore } from '../storage/types.js';
 
 /** What the admin routes work on. */
 export interface AdminDeps {
@@ -14,6 +14,8 @@ export interface AdminDeps {
   secretKey: Buffer;
   /** scrypt cost for new client secrets. */
   scryptLogN: number;
+  /** Each script's stored test cases (the activation gate). */
+  scriptTests: ScriptTestStore;
   /** Where configuration changes are stored as audit events. */
   auditEvents: AuditEventStore;
   /** Console sessions, whose cookie authenticates like Basic credentials; absent when the console is off. */

@@ -9,6 +9,7 @@ import { storeChangeAudits } from './change-audit.js';
 import { ADMIN_PREFIX, type AdminDeps, API_PREFIX } from './deps.js';
 import { identityProviderRoutes } from './identity-providers.js';
 import { propertyRoutes } from './properties.js';
+import { scriptTestRoutes } from './script-tests.js';
 import { scriptRoutes } from './scripts.js';
 
 /**
@@ -32,6 +33,7 @@ export async function adminRoutes(app: FastifyInstance, deps: AdminDeps): Promis
       await admin.register(applicationRoutes, deps);
       await admin.register(identityProviderRoutes, deps);
       await admin.register(scriptRoutes, deps);
+      await admin.register(scriptTestRoutes, deps);
       await admin.register(propertyRoutes, deps);
     },
     { prefix: ADMIN_PREFIX },

@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import type { FastifyInstance } from 'fastify';
 import { z } from 'zod';
 import type { ScriptKind } from '../config/schema.js';
@@ -17,6 +18,8 @@ import {
   scriptKindParam,
   scriptVersionView,
 } from './idp-views.js';
+import { testsFailedError } from './script-test-run.js';
+import { forced, forceQuery, gateAudit, gateRun } from './script-tests.js';
 import { invalidFields, pageQuery, pageSchema, parseOrReject } from './validation.js';
 
 const scriptParams = z.object({ id: z.string(), kind: scriptKindParam });
@@ -32,6 +35,15 @@ const TAG = 'Admin: scripts';
 const BASE = '/identity-providers/:id/scripts/:kind';
 
 const iso = (ms: number) => new Date(ms).toISOString();
+const sha256 = (text: string) => createHash('sha256').update(text).digest('hex');
+
+/** The gated routes' 422. */
+const TESTS_FAILED = {
+  422: {
+    description:
+      '`script_tests_failed`: the version failed a stored test case and was not activated; `details` lists each failed check (case, check, expected, got, logs)',
+  },
+};
 
 /**
  * An IdP's scripts: the active version, saving (compile first, then a new immutable
@@ -73,15 +85,18 @@ export async function scriptRoutes(app: FastifyInstance, deps: AdminDeps): Promi
     adminDoc({
       summary: 'Save a script as a new version and activate it',
       description:
-        'Compiles the source first: a syntax error is `invalid_request` with its line and column, and nothing changes. Saving the active source again creates no version (200 instead of 201).',
+        'Compiles the source first: a syntax error is `invalid_request` with its line and column, and nothing changes. Saving the active source again creates no version (200 instead of 201). When the script has stored test cases, they run against the new source first: if any fails, the version is stored but not activated and the answer is `script_tests_failed` (422) with its `Location`; `?force=true` activates it anyway (audited as forced).',
       tags: [TAG],
       params: scriptParams,
+      query: forceQuery,
       body: scriptInput,
       ok: activeScriptView,
       created: activeScriptView,
+      more: TESTS_FAILED,
     }),
     async (request, reply) => {
       const { idp, kind } = await target(request.params);
+      const force = forced(request.query);
       const { source } = parseOrReject(scriptInput, request.body);
       const script = { source, filename: scriptFilename(idp.id, kind) };
       const problem = compileProblem('source', script);
@@ -89,10 +104,14 @@ export async function scriptRoutes(app: FastifyInstance, deps: AdminDeps): Promi
       if (kind === 'init' && idp.flow !== 'two_step') {
         throw new RegistrarError('conflict', 'init scripts are only used by two_step identity providers');
       }
-      const saved = await store.saveScript(idp.id, kind, script);
+      // The gate: a changed source runs the stored cases before it may become active.
+      const changed = idp.scripts[kind]?.sha256 !== sha256(source);
+      const run = changed ? await gateRun(deps, idp, kind, source) : null;
+      const failing = run !== null && run.failed > 0;
+      const saved = await store.saveScript(idp.id, kind, script, { activate: !failing || force });
       if (!saved) throw notFound('identity provider', idp.id);
-      const { version, sha256, filename } = saved.version;
-      const answer = { kind, version, sha256, filename, source };
+      const { version, sha256: hash, filename } = saved.version;
+      const answer = { kind, version, sha256: hash, filename, source };
       if (saved.created) {
         auditChange(request, {
           resource: 'script',
@@ -101,12 +120,15 @@ export async function scriptRoutes(app: FastifyInstance, deps: AdminDeps): Promi
           before: idp.scripts[kind]
             ? { version: idp.scripts[kind].version, sha256: idp.scripts[kind].sha256 }
             : null,
-          after: { version, sha256 },
+          after: { version, sha256: hash, ...gateAudit(run, force) },
         });
         reply.header(
           'location',
           locationOf('identity-providers', idp.id, 'scripts', kind, 'versions', String(version)),
         );
+      }
+      if (failing && !force && run) {
+        throw testsFailedError(run, `version ${version} is stored but not activated`);
       }
       return sendJson(reply, answer, saved.created ? 201 : 200);
     },
@@ -190,22 +212,33 @@ export async function scriptRoutes(app: FastifyInstance, deps: AdminDeps): Promi
     `${BASE}/versions/:version/activate`,
     adminDoc({
       summary: 'Activate a version (a rollback when it is older)',
+      description:
+        'When the script has stored test cases, they run against the version first: if any fails, nothing changes and the answer is `script_tests_failed` (422); `?force=true` activates it anyway (audited as forced).',
       tags: [TAG],
       params: versionParams,
+      query: forceQuery,
       ok: versionInfoView,
+      more: TESTS_FAILED,
     }),
     async (request, reply) => {
       const { idp, kind } = await target(request.params);
       const version = versionNumber(request.params);
+      const force = forced(request.query);
       if (kind === 'init' && idp.flow !== 'two_step') {
         throw new RegistrarError('conflict', 'init scripts are only used by two_step identity providers');
+      }
+      const stored = await store.getScriptVersion(idp.id, kind, version);
+      if (!stored) throw notFound('script version', `${idp.id}/${kind}@${version}`);
+      const before = idp.scripts[kind];
+      const run = before?.version === version ? null : await gateRun(deps, idp, kind, stored.source);
+      if (run && run.failed > 0 && !force) {
+        throw testsFailedError(run, `version ${version} was not activated`);
       }
       if (!(await store.activateScriptVersion(idp.id, kind, version))) {
         throw notFound('script version', `${idp.id}/${kind}@${version}`);
       }
       const found = await store.getScriptVersion(idp.id, kind, version);
       if (!found) throw notFound('script version', `${idp.id}/${kind}@${version}`);
-      const before = idp.scripts[kind];
       // Activating the version that is already active changes nothing, so it is not audited.
       if (before?.version !== version) {
         auditChange(request, {
@@ -213,7 +246,7 @@ export async function scriptRoutes(app: FastifyInstance, deps: AdminDeps): Promi
           id: `${idp.id}/${kind}`,
           action: 'activate_version',
           before: before ? { version: before.version, sha256: before.sha256 } : null,
-          after: { version, sha256: found.sha256 },
+          after: { version, sha256: found.sha256, ...gateAudit(run, force) },
         });
       }
       const { source: _source, ...info } = found;

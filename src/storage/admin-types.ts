@@ -22,6 +22,8 @@ export const AUDITED_ACTIONS = [
   'save_version',
   'activate_version',
   'deactivate',
+  /** A script's stored test cases were replaced. */
+  'replace_tests',
 ] as const;
 export type AuditedAction = (typeof AUDITED_ACTIONS)[number];
 
