@@ -255,4 +255,26 @@ describe('stored script tests and the activation gate', () => {
       tests: { passed: 2, failed: 0 },
     });
   });
+
+  test('an IdP write carrying a failing script changes nothing; force writes it', async () => {
+    const patch = (query: string) =>
+      r.app.inject({
+        method: 'PATCH',
+        url: `${BASE}/gated${query}`,
+        headers: { authorization: basic(ADMIN.client_id, ADMIN.client_secret) },
+        payload: { name: 'renamed', scripts: { backchannel: { source: `${BAD}\n// patch` } } },
+      });
+    const refused = await patch('');
+    expectError(refused, 422, 'script_tests_failed');
+    assert.match(refused.json().error_description, /backchannel script was not saved and nothing changed/);
+    assert.equal(await history('gated'), '4* 3 2 1');
+    const idpNow = await admin('GET', '/gated');
+    assert.equal(idpNow.json().name, null);
+    const written = await patch('?force=true');
+    assert.equal(written.statusCode, 200, written.body);
+    assert.equal(await history('gated'), '5* 4 3 2 1');
+    const events = await admin('GET', '/api/v1/audit-events?resource=identity_provider&resource_id=gated');
+    const event = events.json().items[0];
+    assert.equal(event.after.script_tests.backchannel.forced, true);
+  });
 });

@@ -22,6 +22,7 @@ import {
   scriptFilename,
   scriptInput,
 } from './idp-views.js';
+import { forced, forceQuery, gateSources } from './script-tests.js';
 import { invalidFields, pageQuery, pageSchema, parseOrReject } from './validation.js';
 
 const fields = {
@@ -77,6 +78,14 @@ const TAG = 'Admin: identity providers';
  * compile) and saved as a new immutable version; see `scripts.ts` for versions,
  * rollback and dry runs.
  */
+/** The 422 of writes whose scripts have stored tests. */
+const SCRIPT_GATE = {
+  422: {
+    description:
+      '`script_tests_failed`: a changed script failed a stored test case, so nothing changed (`?force=true` writes anyway)',
+  },
+};
+
 export async function identityProviderRoutes(app: FastifyInstance, deps: AdminDeps): Promise<void> {
   const { store } = deps;
 
@@ -146,10 +155,19 @@ export async function identityProviderRoutes(app: FastifyInstance, deps: AdminDe
     const sources = toSources(id, scripts ?? {});
     rejectUncompilable(sources);
     checkFlow(change.flow, activeKinds(before.scripts, sources));
+    const force = forced(request.query);
+    const tests = await gateSources(deps, { ...before, ...change, id }, sources, force);
     if (!(await store.writeIdentityProvider('update', { ...change, id }, sources)))
       throw notFound('identity provider', id);
     const after = idpView(await loadIdp(store, id));
-    auditChange(request, { resource: 'identity_provider', id, action, before: idpView(before), after });
+    const audited = Object.keys(tests).length > 0 ? { ...after, script_tests: tests } : after;
+    auditChange(request, {
+      resource: 'identity_provider',
+      id,
+      action,
+      before: idpView(before),
+      after: audited,
+    });
     return after;
   };
 
@@ -160,6 +178,8 @@ export async function identityProviderRoutes(app: FastifyInstance, deps: AdminDe
       description:
         'Replaces name, flow, enabled and limits. `scripts` may save new versions (or remove a kind with null); kinds not named keep their active version.',
       tags: [TAG],
+      query: forceQuery,
+      more: SCRIPT_GATE,
       params: ID_PARAMS,
       body: replaceBody,
       ok: identityProviderView,
@@ -180,6 +200,8 @@ export async function identityProviderRoutes(app: FastifyInstance, deps: AdminDe
     adminDoc({
       summary: 'Change some fields or scripts of an identity provider',
       tags: [TAG],
+      query: forceQuery,
+      more: SCRIPT_GATE,
       params: ID_PARAMS,
       body: patchBody,
       ok: identityProviderView,

@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import type { FastifyInstance } from 'fastify';
 import { z } from 'zod';
 import type { ScriptKind } from '../config/schema.js';
@@ -9,7 +10,13 @@ import { adminDoc, notFound } from './docs.js';
 import { loadIdp } from './identity-providers.js';
 import { compileProblem, scriptFilename, scriptKindParam } from './idp-views.js';
 import { caseResultSchema, scriptTestListSchema } from './script-test-cases.js';
-import { failureDetails, idpTestTarget, runScriptTests, type ScriptTestRun } from './script-test-run.js';
+import {
+  failureDetails,
+  idpTestTarget,
+  runScriptTests,
+  type ScriptTestRun,
+  testsFailedError,
+} from './script-test-run.js';
 import { invalidFields, parseOrReject } from './validation.js';
 
 const scriptParams = z.object({ id: z.string(), kind: scriptKindParam });
@@ -43,6 +50,7 @@ const runView = z.object({
 });
 
 const TAG = 'Admin: script tests';
+const sha256 = (text: string) => createHash('sha256').update(text).digest('hex');
 const BASE = '/identity-providers/:id/scripts/:kind/tests';
 
 /**
@@ -202,4 +210,29 @@ export const forceQuery = z.strictObject({
 /** Whether the request asks to activate whatever the tests say (`invalid_request` for a bad `force`). */
 export function forced(query: unknown): boolean {
   return parseOrReject(forceQuery, query ?? {}, 'the query').force === 'true';
+}
+
+/**
+ * The gate for an IdP write that carries scripts (`PUT`/`PATCH .../identity-providers/{id}`):
+ * each changed source with stored cases runs them, as `idp` will be after the write. A
+ * failure without `force` is `script_tests_failed` and nothing is written (a script saved
+ * through `PUT .../scripts/{kind}` is stored inactive instead). Returns what the audit
+ * event should add, by kind.
+ */
+export async function gateSources(
+  deps: AdminDeps,
+  idp: IdentityProviderRecord,
+  sources: Partial<Record<ScriptKind, { source: string } | null>>,
+  force: boolean,
+): Promise<Record<string, unknown>> {
+  const audit: Record<string, unknown> = {};
+  for (const [kind, script] of Object.entries(sources) as Array<[ScriptKind, { source: string } | null]>) {
+    if (!script || idp.scripts[kind]?.sha256 === sha256(script.source)) continue;
+    const run = await gateRun(deps, idp, kind, script.source);
+    if (run && run.failed > 0 && !force) {
+      throw testsFailedError(run, `the ${kind} script was not saved and nothing changed`);
+    }
+    if (run) audit[kind] = gateAudit(run, force);
+  }
+  return audit;
 }
