@@ -15,6 +15,7 @@ import { SqliteTokenStore } from '../src/storage/sqlite/token-store.js';
 import { SqliteTransactionStore } from '../src/storage/sqlite/transaction-store.js';
 import { adminStoreConformance } from './helpers/audit-event-conformance.js';
 import { tokenStoreConformance } from './helpers/grant-conformance.js';
+import { rolloutStoreConformance } from './helpers/rollout-conformance.js';
 import { sandboxCacheConformance } from './helpers/sandbox-cache-conformance.js';
 import { scriptTestStoreConformance } from './helpers/script-test-conformance.js';
 import { cacheStoreConformance, configStoreConformance } from './helpers/storage-conformance.js';
@@ -104,6 +105,16 @@ scriptTestStoreConformance('SQLite', async () => {
   return {
     tests: new SqliteScriptTestStore(db),
     config: new SqliteConfigStore(db),
+    async close() {
+      db.close();
+    },
+  };
+});
+
+rolloutStoreConformance('SQLite', async () => {
+  const db = openSqlite(freshPath(), { migrate: true });
+  return {
+    store: new SqliteConfigStore(db),
     async close() {
       db.close();
     },

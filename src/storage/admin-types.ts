@@ -24,6 +24,11 @@ export const AUDITED_ACTIONS = [
   'deactivate',
   /** A script's stored test cases were replaced. */
   'replace_tests',
+  /** A canary of a script version started, was promoted to 100 %, rolled back (by the system) or aborted. */
+  'start_rollout',
+  'promote_rollout',
+  'rollback_rollout',
+  'abort_rollout',
 ] as const;
 export type AuditedAction = (typeof AUDITED_ACTIONS)[number];
 

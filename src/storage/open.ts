@@ -27,6 +27,7 @@ import type {
   CacheStore,
   ConfigStore,
   ConsoleSessionStore,
+  RolloutStore,
   SandboxCache,
   ScriptTestStore,
   SigningKeyStore,
@@ -45,6 +46,8 @@ export interface Storage {
   consoleSessions: ConsoleSessionStore;
   /** Stored script test cases, beside the configuration. */
   scriptTests: ScriptTestStore;
+  /** Script canaries, in the configuration storage (the same store as `config`, so its memo sees them). */
+  rollouts: RolloutStore;
   cache: CacheStore;
   /** Registration transactions live with the CACHE. */
   transactions: TransactionStore;
@@ -106,14 +109,21 @@ async function openDurable(
   onError: (error: Error) => void,
   sqliteOpened: (db: SqliteDatabase) => void,
 ): Promise<
-  Half<Pick<Storage, 'config' | 'tokens' | 'signingKeys' | 'auditEvents' | 'consoleSessions' | 'scriptTests'>>
+  Half<
+    Pick<
+      Storage,
+      'config' | 'tokens' | 'signingKeys' | 'auditEvents' | 'consoleSessions' | 'scriptTests' | 'rollouts'
+    >
+  >
 > {
   if (storage.url.startsWith('sqlite:')) {
     const db = openSqlite(sqlitePath(storage.url), { migrate: true });
     sqliteOpened(db);
     const checkpointer = new WalCheckpointer(sqlitePath(storage.url), db, onError);
+    const config = new SqliteConfigStore(db);
     return {
-      config: new SqliteConfigStore(db),
+      config,
+      rollouts: config,
       tokens: new SqliteTokenStore(db),
       signingKeys: new SqliteSigningKeyStore(db),
       auditEvents: new SqliteAuditEventStore(db),
@@ -138,8 +148,10 @@ async function openDurable(
     await pool.end();
     throw error;
   }
+  const config = withReadMemo(new PostgresConfigStore(pool), postgres.read_cache_ms);
   return {
-    config: withReadMemo(new PostgresConfigStore(pool), postgres.read_cache_ms),
+    config,
+    rollouts: config,
     tokens: new PostgresTokenStore(pool),
     signingKeys: new PostgresSigningKeyStore(pool),
     auditEvents: new PostgresAuditEventStore(pool),

@@ -1,4 +1,5 @@
 import type { ApiScope, IdpLimits, ScriptKind } from '../config/schema.js';
+import type { RolloutPolicy } from './rollout-types.js';
 
 /** An API client as stored: the secret only as a slow hash. */
 export interface ApiClientRecord {
@@ -40,6 +41,16 @@ export interface IdentityProviderRecord {
   http?: IdpEgress;
   /** The active version of each script kind the IdP has. */
   scripts: Partial<Record<ScriptKind, ScriptVersion>>;
+  /** The running canary of each kind that has one (absent when none runs). */
+  canaries?: Partial<Record<ScriptKind, Canary>>;
+}
+
+/** A running canary as the request path needs it: the new version and how much traffic it gets. */
+export interface Canary extends RolloutPolicy {
+  /** The active version it runs beside; a canary whose active version changed is ignored. */
+  from_version: number;
+  version: ScriptVersion;
+  started_at: number;
 }
 
 /** An IdP's own outbound allow-list (see `engine.http` for the installation's). */

@@ -6,9 +6,15 @@ import type {
   ConfigStore,
   IdentityProviderFields,
   IdentityProviderRecord,
+  NewRollout,
   Page,
   PageRequest,
   PropertyRecord,
+  RolloutCounts,
+  RolloutEnd,
+  RolloutRecord,
+  RolloutRefusal,
+  RolloutStore,
   SavedScript,
   ScriptSource,
   ScriptVersion,
@@ -16,6 +22,7 @@ import type {
 } from '../types.js';
 import { IdentityProviderTable } from './identity-provider-table.js';
 import { KeyedTable } from './keyed-table.js';
+import { PostgresRolloutTable } from './rollout-table.js';
 
 const json = (value: unknown) => JSON.stringify(value);
 const text = (value: unknown) => String(value);
@@ -26,11 +33,12 @@ const nullableText = (value: unknown) => (value === null ? null : String(value))
  * every read queries the database. (`openStorage` wraps it in `withReadMemo`, which
  * reuses request-path lookups for `storage.postgres.read_cache_ms`.)
  */
-export class PostgresConfigStore implements ConfigStore {
+export class PostgresConfigStore implements ConfigStore, RolloutStore {
   private readonly clients: KeyedTable<ApiClientRecord>;
   private readonly applications: KeyedTable<ApplicationRecord>;
   private readonly properties: KeyedTable<PropertyRecord>;
   private readonly idps: IdentityProviderTable;
+  private readonly rollouts: PostgresRolloutTable;
 
   constructor(private readonly pool: Pool) {
     this.clients = new KeyedTable(pool, {
@@ -87,6 +95,7 @@ export class PostgresConfigStore implements ConfigStore {
       decode: (row) => ({ id: text(row.id), value: text(row.value), sensitive: row.sensitive === true }),
     });
     this.idps = new IdentityProviderTable(pool);
+    this.rollouts = new PostgresRolloutTable(pool);
   }
 
   async getApiClient(clientId: string): Promise<ApiClientRecord | undefined> {
@@ -167,6 +176,28 @@ export class PostgresConfigStore implements ConfigStore {
   }
   async activateScriptVersion(idpId: string, kind: ScriptKind, version: number): Promise<boolean> {
     return this.idps.activate(idpId, kind, version);
+  }
+
+  async startRollout(
+    idpId: string,
+    kind: ScriptKind,
+    rollout: NewRollout,
+  ): Promise<RolloutRecord | RolloutRefusal> {
+    return this.rollouts.start(idpId, kind, rollout);
+  }
+  async getRollout(idpId: string, kind: ScriptKind): Promise<RolloutRecord | undefined> {
+    return this.rollouts.read(idpId, kind);
+  }
+  async endRollout(idpId: string, kind: ScriptKind, end: RolloutEnd): Promise<RolloutRecord | undefined> {
+    return this.rollouts.end(idpId, kind, end);
+  }
+  async saveRolloutCounts(
+    idpId: string,
+    kind: ScriptKind,
+    toVersion: number,
+    counts: { from: RolloutCounts; to: RolloutCounts },
+  ): Promise<void> {
+    await this.rollouts.saveCounts(idpId, kind, toVersion, counts);
   }
 
   async getProperty(id: string): Promise<PropertyRecord | undefined> {

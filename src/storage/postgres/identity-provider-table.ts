@@ -2,6 +2,7 @@ import { createHash } from 'node:crypto';
 import type { Pool, PoolClient, QueryConfig } from 'pg';
 import { type IdpLimits, SCRIPT_KINDS, type ScriptKind } from '../../config/schema.js';
 import { pageOf } from '../paging.js';
+import { type CanaryRow, canariesFromRows } from '../rollout-rows.js';
 import type {
   IdentityProviderFields,
   IdentityProviderRecord,
@@ -14,6 +15,7 @@ import type {
   ScriptVersionInfo,
 } from '../types.js';
 import { inTransaction } from './database.js';
+import { POSTGRES_CANARIES } from './rollout-table.js';
 
 interface IdpRow {
   id: string;
@@ -24,6 +26,8 @@ interface IdpRow {
   http: IdpEgress | null;
   /** The active scripts, aggregated as JSON in the same statement. */
   scripts: Array<ScriptVersion & { kind: ScriptKind }>;
+  /** The running canaries, aggregated as JSON in the same statement. */
+  canaries: CanaryRow[];
 }
 
 type VersionRow = ScriptVersionInfo & { source?: string };
@@ -41,7 +45,8 @@ const SELECT_IDP = `
                                         'sha256', v.sha256, 'filename', v.filename) ORDER BY a.kind)
       FROM active_scripts a JOIN script_versions v USING (idp_id, kind, version)
       WHERE a.idp_id = i.id
-    ), '[]'::json) AS scripts
+    ), '[]'::json) AS scripts,
+    ${POSTGRES_CANARIES}
   FROM identity_providers i`;
 
 const VERSION_INFO = `
@@ -258,10 +263,12 @@ function fieldParams(idp: IdentityProviderFields): unknown[] {
   ];
 }
 
-function toRecord({ scripts: active, http, ...fields }: IdpRow): IdentityProviderRecord {
+function toRecord({ scripts: active, http, canaries: running, ...fields }: IdpRow): IdentityProviderRecord {
   const scripts: IdentityProviderRecord['scripts'] = {};
   for (const { kind, ...version } of active) scripts[kind] = version;
   const record: IdentityProviderRecord = { ...fields, scripts };
   if (http !== null) record.http = http;
+  const canaries = canariesFromRows(running);
+  if (canaries) record.canaries = canaries;
   return record;
 }

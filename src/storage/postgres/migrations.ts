@@ -125,4 +125,23 @@ export const MIGRATIONS: readonly string[] = [
     PRIMARY KEY (idp_id, kind)
   );
   `,
+  // Script canaries (issue 14): the latest canary per IdP and script kind, running or ended.
+  `
+  CREATE TABLE script_rollouts (
+    idp_id         TEXT COLLATE "C" NOT NULL REFERENCES identity_providers (id) ON DELETE CASCADE,
+    kind           TEXT NOT NULL CHECK (kind IN ('init', 'complete', 'backchannel')),
+    from_version   INTEGER NOT NULL,
+    to_version     INTEGER NOT NULL,
+    state          TEXT NOT NULL CHECK (state IN ('running', 'promoted', 'rolled_back', 'aborted')),
+    percent        INTEGER NOT NULL,
+    margin_points  DOUBLE PRECISION NOT NULL,
+    min_executions INTEGER NOT NULL,
+    promote_after  INTEGER,
+    started_at     BIGINT NOT NULL,
+    ended_at       BIGINT,
+    reason         TEXT,
+    counts         TEXT NOT NULL,
+    PRIMARY KEY (idp_id, kind)
+  );
+  `,
 ];

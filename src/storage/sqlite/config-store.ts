@@ -6,9 +6,15 @@ import type {
   ConfigStore,
   IdentityProviderFields,
   IdentityProviderRecord,
+  NewRollout,
   Page,
   PageRequest,
   PropertyRecord,
+  RolloutCounts,
+  RolloutEnd,
+  RolloutRecord,
+  RolloutRefusal,
+  RolloutStore,
   SavedScript,
   ScriptSource,
   ScriptVersion,
@@ -17,6 +23,7 @@ import type {
 import type { SqliteDatabase } from './database.js';
 import { IdentityProviderTable } from './identity-provider-table.js';
 import { KeyedTable } from './keyed-table.js';
+import { RolloutTable } from './rollout-table.js';
 
 /** Memoised lookups kept per kind before the memo starts over. */
 const MAX_MEMO_ENTRIES = 10_000;
@@ -32,11 +39,12 @@ const parse = <T>(value: unknown) => JSON.parse(String(value)) as T;
  * (checked on every read; it costs no I/O) reveals commits by any other connection or
  * process, so a lookup runs no query when nothing changed.
  */
-export class SqliteConfigStore implements ConfigStore {
+export class SqliteConfigStore implements ConfigStore, RolloutStore {
   private readonly clients: KeyedTable<ApiClientRecord>;
   private readonly applications: KeyedTable<ApplicationRecord>;
   private readonly properties: KeyedTable<PropertyRecord>;
   private readonly idps: IdentityProviderTable;
+  private readonly rollouts: RolloutTable;
   private readonly ping_;
   private readonly dataVersion;
   private memoVersion = -1;
@@ -96,6 +104,7 @@ export class SqliteConfigStore implements ConfigStore {
       decode: (row) => ({ id: String(row.id), value: String(row.value), sensitive: row.sensitive === 1 }),
     });
     this.idps = new IdentityProviderTable(db);
+    this.rollouts = new RolloutTable(db);
     this.ping_ = db.prepare('SELECT 1');
     this.dataVersion = db.prepare<[], number>('PRAGMA data_version').pluck();
   }
@@ -224,6 +233,29 @@ export class SqliteConfigStore implements ConfigStore {
   }
   async activateScriptVersion(idpId: string, kind: ScriptKind, version: number): Promise<boolean> {
     return this.write(() => this.idps.activate(idpId, kind, version));
+  }
+
+  async startRollout(
+    idpId: string,
+    kind: ScriptKind,
+    rollout: NewRollout,
+  ): Promise<RolloutRecord | RolloutRefusal> {
+    return this.write(() => this.rollouts.start(idpId, kind, rollout));
+  }
+  async getRollout(idpId: string, kind: ScriptKind): Promise<RolloutRecord | undefined> {
+    return this.rollouts.read(idpId, kind);
+  }
+  async endRollout(idpId: string, kind: ScriptKind, end: RolloutEnd): Promise<RolloutRecord | undefined> {
+    return this.write(() => this.rollouts.end(idpId, kind, end));
+  }
+  /** Counts are not part of the memoised IdP record, so storing them keeps the memo. */
+  async saveRolloutCounts(
+    idpId: string,
+    kind: ScriptKind,
+    toVersion: number,
+    counts: { from: RolloutCounts; to: RolloutCounts },
+  ): Promise<void> {
+    this.rollouts.saveCounts(idpId, kind, toVersion, counts);
   }
 
   async getProperty(id: string): Promise<PropertyRecord | undefined> {

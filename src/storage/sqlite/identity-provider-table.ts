@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import { SCRIPT_KINDS, type ScriptKind } from '../../config/schema.js';
 import { pageOf } from '../paging.js';
+import { canariesFromRows } from '../rollout-rows.js';
 import type {
   IdentityProviderFields,
   IdentityProviderRecord,
@@ -12,6 +13,7 @@ import type {
   ScriptVersionInfo,
 } from '../types.js';
 import type { SqliteDatabase } from './database.js';
+import { type CanaryRow, SQLITE_CANARIES } from './rollout-table.js';
 
 interface IdpRow {
   id: string;
@@ -59,6 +61,7 @@ export class IdentityProviderTable {
          FROM active_scripts a JOIN script_versions v USING (idp_id, kind, version)
          WHERE a.idp_id = ?`,
       ),
+      canaries: db.prepare<[string], CanaryRow>(SQLITE_CANARIES),
       insert: db.prepare<[string, string | null, string, number, string, string | null, number]>(
         `INSERT INTO identity_providers (id, name, flow, enabled, limits, http, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?)
          ON CONFLICT (id) DO NOTHING`,
@@ -280,6 +283,8 @@ export class IdentityProviderTable {
       scripts,
     };
     if (http !== null) record.http = JSON.parse(http);
+    const canaries = canariesFromRows(this.s.canaries.all(row.id));
+    if (canaries) record.canaries = canaries;
     return record;
   }
 }

@@ -139,4 +139,23 @@ export const MIGRATIONS: readonly string[] = [
     PRIMARY KEY (idp_id, kind)
   );
   `,
+  // Script canaries (issue 14): the latest canary per IdP and script kind, running or ended.
+  `
+  CREATE TABLE script_rollouts (
+    idp_id         TEXT NOT NULL REFERENCES identity_providers (id) ON DELETE CASCADE,
+    kind           TEXT NOT NULL CHECK (kind IN ('init', 'complete', 'backchannel')),
+    from_version   INTEGER NOT NULL,
+    to_version     INTEGER NOT NULL,
+    state          TEXT NOT NULL CHECK (state IN ('running', 'promoted', 'rolled_back', 'aborted')),
+    percent        INTEGER NOT NULL,
+    margin_points  REAL NOT NULL,
+    min_executions INTEGER NOT NULL,
+    promote_after  INTEGER,
+    started_at     INTEGER NOT NULL,
+    ended_at       INTEGER,
+    reason         TEXT,
+    counts         TEXT NOT NULL,
+    PRIMARY KEY (idp_id, kind)
+  );
+  `,
 ];

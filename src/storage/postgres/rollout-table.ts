@@ -1,0 +1,105 @@
+import type { Pool } from 'pg';
+import type { ScriptKind } from '../../config/schema.js';
+import { type RolloutRow, rolloutFromRow, ZERO_COUNTS } from '../rollout-rows.js';
+import type { NewRollout, RolloutCounts, RolloutEnd, RolloutRecord, RolloutRefusal } from '../types.js';
+import { inTransaction } from './database.js';
+
+const SQL = {
+  get: 'SELECT * FROM script_rollouts WHERE idp_id = $1 AND kind = $2',
+  // Locks the IdP row, so starts, ends and script changes of one IdP run one after another.
+  lock: 'SELECT 1 FROM identity_providers WHERE id = $1 FOR UPDATE',
+  version: 'SELECT 1 FROM script_versions WHERE idp_id = $1 AND kind = $2 AND version = $3',
+  active: 'SELECT version FROM active_scripts WHERE idp_id = $1 AND kind = $2',
+  put: `INSERT INTO script_rollouts (idp_id, kind, from_version, to_version, state, percent, margin_points,
+      min_executions, promote_after, started_at, ended_at, reason, counts)
+    VALUES ($1, $2, $3, $4, 'running', $5, $6, $7, $8, $9, NULL, NULL, $10)
+    ON CONFLICT (idp_id, kind) DO UPDATE SET from_version = excluded.from_version,
+      to_version = excluded.to_version, state = 'running', percent = excluded.percent,
+      margin_points = excluded.margin_points, min_executions = excluded.min_executions,
+      promote_after = excluded.promote_after, started_at = excluded.started_at, ended_at = NULL,
+      reason = NULL, counts = excluded.counts
+    RETURNING *`,
+  end: `UPDATE script_rollouts SET state = $4, ended_at = $5, reason = $6, counts = $7
+    WHERE idp_id = $1 AND kind = $2 AND to_version = $3 AND state = 'running' RETURNING *`,
+  activate: `INSERT INTO active_scripts (idp_id, kind, version) VALUES ($1, $2, $3)
+    ON CONFLICT (idp_id, kind) DO UPDATE SET version = excluded.version`,
+  counts: `UPDATE script_rollouts SET counts = $4
+    WHERE idp_id = $1 AND kind = $2 AND to_version = $3 AND state = 'running'`,
+} as const;
+
+/** The running canaries of an IdP, as JSON, for the IdP statement (`i` is the IdP row). */
+export const POSTGRES_CANARIES = `COALESCE((
+      SELECT json_agg(json_build_object('kind', r.kind, 'from_version', r.from_version, 'percent', r.percent,
+        'margin_points', r.margin_points, 'min_executions', r.min_executions, 'promote_after', r.promote_after,
+        'started_at', r.started_at, 'version', v.version, 'source', v.source, 'sha256', v.sha256,
+        'filename', v.filename) ORDER BY r.kind)
+      FROM script_rollouts r JOIN script_versions v
+        ON v.idp_id = r.idp_id AND v.kind = r.kind AND v.version = r.to_version
+      WHERE r.idp_id = i.id AND r.state = 'running'
+    ), '[]'::json) AS canaries`;
+
+/** Canaries in PostgreSQL: one row per IdP and kind; changes lock the IdP row first. */
+export class PostgresRolloutTable {
+  constructor(private readonly pool: Pool) {}
+
+  async start(idpId: string, kind: ScriptKind, rollout: NewRollout): Promise<RolloutRecord | RolloutRefusal> {
+    return inTransaction(this.pool, async (client) => {
+      if ((await client.query(SQL.lock, [idpId])).rowCount !== 1) return 'no_idp';
+      if ((await client.query(SQL.version, [idpId, kind, rollout.to_version])).rowCount !== 1)
+        return 'no_version';
+      const active = (await client.query<{ version: number }>(SQL.active, [idpId, kind])).rows[0]?.version;
+      if (active === undefined) return 'no_active';
+      if (active === rollout.to_version) return 'already_active';
+      const current = (await client.query<RolloutRow>(SQL.get, [idpId, kind])).rows[0];
+      if (current?.state === 'running') return 'running';
+      const { rows } = await client.query<RolloutRow>(SQL.put, [
+        idpId,
+        kind,
+        active,
+        rollout.to_version,
+        rollout.percent,
+        rollout.margin_points,
+        rollout.min_executions,
+        rollout.promote_after,
+        rollout.started_at,
+        JSON.stringify({ from: ZERO_COUNTS, to: ZERO_COUNTS }),
+      ]);
+      const row = rows[0];
+      if (!row) throw new Error('a started canary is stored');
+      return rolloutFromRow(row);
+    });
+  }
+
+  async read(idpId: string, kind: ScriptKind): Promise<RolloutRecord | undefined> {
+    const row = (await this.pool.query<RolloutRow>(SQL.get, [idpId, kind])).rows[0];
+    return row && rolloutFromRow(row);
+  }
+
+  async end(idpId: string, kind: ScriptKind, end: RolloutEnd): Promise<RolloutRecord | undefined> {
+    return inTransaction(this.pool, async (client) => {
+      if ((await client.query(SQL.lock, [idpId])).rowCount !== 1) return undefined;
+      const { rows } = await client.query<RolloutRow>(SQL.end, [
+        idpId,
+        kind,
+        end.to_version,
+        end.state,
+        end.at,
+        end.reason,
+        JSON.stringify(end.counts),
+      ]);
+      const row = rows[0];
+      if (!row) return undefined;
+      if (end.state === 'promoted') await client.query(SQL.activate, [idpId, kind, end.to_version]);
+      return rolloutFromRow(row);
+    });
+  }
+
+  async saveCounts(
+    idpId: string,
+    kind: ScriptKind,
+    toVersion: number,
+    counts: { from: RolloutCounts; to: RolloutCounts },
+  ): Promise<void> {
+    await this.pool.query(SQL.counts, [idpId, kind, toVersion, JSON.stringify(counts)]);
+  }
+}

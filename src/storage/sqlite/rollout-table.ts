@@ -1,0 +1,111 @@
+import type { ScriptKind } from '../../config/schema.js';
+import { type CanaryRow, type RolloutRow, rolloutFromRow, ZERO_COUNTS } from '../rollout-rows.js';
+import type { NewRollout, RolloutCounts, RolloutEnd, RolloutRecord, RolloutRefusal } from '../types.js';
+import type { SqliteDatabase } from './database.js';
+
+/** The running canaries of an IdP with their new versions' scripts (for the IdP record). */
+export const SQLITE_CANARIES = `SELECT r.kind, r.from_version, r.percent, r.margin_points, r.min_executions,
+    r.promote_after, r.started_at, v.version, v.source, v.sha256, v.filename
+  FROM script_rollouts r JOIN script_versions v
+    ON v.idp_id = r.idp_id AND v.kind = r.kind AND v.version = r.to_version
+  WHERE r.idp_id = ? AND r.state = 'running'`;
+
+export type { CanaryRow };
+
+/** Canaries in SQLite: one row per IdP and kind; every change is one immediate transaction. */
+export class RolloutTable {
+  private readonly s;
+
+  constructor(private readonly db: SqliteDatabase) {
+    this.s = {
+      get: db.prepare<[string, string], RolloutRow>(
+        'SELECT * FROM script_rollouts WHERE idp_id = ? AND kind = ?',
+      ),
+      idp: db.prepare<[string], number>('SELECT 1 FROM identity_providers WHERE id = ?').pluck(),
+      version: db
+        .prepare<[string, string, number], number>(
+          'SELECT 1 FROM script_versions WHERE idp_id = ? AND kind = ? AND version = ?',
+        )
+        .pluck(),
+      active: db
+        .prepare<[string, string], number>('SELECT version FROM active_scripts WHERE idp_id = ? AND kind = ?')
+        .pluck(),
+      put: db.prepare(
+        `INSERT INTO script_rollouts (idp_id, kind, from_version, to_version, state, percent, margin_points,
+           min_executions, promote_after, started_at, ended_at, reason, counts)
+         VALUES (@idp_id, @kind, @from_version, @to_version, 'running', @percent, @margin_points,
+           @min_executions, @promote_after, @started_at, NULL, NULL, @counts)
+         ON CONFLICT (idp_id, kind) DO UPDATE SET from_version = excluded.from_version,
+           to_version = excluded.to_version, state = 'running', percent = excluded.percent,
+           margin_points = excluded.margin_points, min_executions = excluded.min_executions,
+           promote_after = excluded.promote_after, started_at = excluded.started_at, ended_at = NULL,
+           reason = NULL, counts = excluded.counts`,
+      ),
+      end: db.prepare<[string, number, string, string, string, string, number]>(
+        `UPDATE script_rollouts SET state = ?, ended_at = ?, reason = ?, counts = ?
+         WHERE idp_id = ? AND kind = ? AND to_version = ? AND state = 'running'`,
+      ),
+      activate: db.prepare<[string, string, number]>(
+        `INSERT INTO active_scripts (idp_id, kind, version) VALUES (?, ?, ?)
+         ON CONFLICT (idp_id, kind) DO UPDATE SET version = excluded.version`,
+      ),
+      counts: db.prepare<[string, string, string, number]>(
+        `UPDATE script_rollouts SET counts = ? WHERE idp_id = ? AND kind = ? AND to_version = ? AND state = 'running'`,
+      ),
+    };
+  }
+
+  start(idpId: string, kind: ScriptKind, rollout: NewRollout): RolloutRecord | RolloutRefusal {
+    return this.db
+      .transaction((): RolloutRecord | RolloutRefusal => {
+        if (this.s.idp.get(idpId) === undefined) return 'no_idp';
+        if (this.s.version.get(idpId, kind, rollout.to_version) === undefined) return 'no_version';
+        const active = this.s.active.get(idpId, kind);
+        if (active === undefined) return 'no_active';
+        if (active === rollout.to_version) return 'already_active';
+        if (this.s.get.get(idpId, kind)?.state === 'running') return 'running';
+        this.s.put.run({
+          idp_id: idpId,
+          kind,
+          from_version: active,
+          ...rollout,
+          counts: JSON.stringify({ from: ZERO_COUNTS, to: ZERO_COUNTS }),
+        });
+        return this.read(idpId, kind) as RolloutRecord;
+      })
+      .immediate();
+  }
+
+  read(idpId: string, kind: ScriptKind): RolloutRecord | undefined {
+    const row = this.s.get.get(idpId, kind);
+    return row && rolloutFromRow(row);
+  }
+
+  end(idpId: string, kind: ScriptKind, end: RolloutEnd): RolloutRecord | undefined {
+    return this.db
+      .transaction(() => {
+        const changed = this.s.end.run(
+          end.state,
+          end.at,
+          end.reason,
+          JSON.stringify(end.counts),
+          idpId,
+          kind,
+          end.to_version,
+        ).changes;
+        if (changed !== 1) return undefined;
+        if (end.state === 'promoted') this.s.activate.run(idpId, kind, end.to_version);
+        return this.read(idpId, kind);
+      })
+      .immediate();
+  }
+
+  saveCounts(
+    idpId: string,
+    kind: ScriptKind,
+    toVersion: number,
+    counts: { from: RolloutCounts; to: RolloutCounts },
+  ) {
+    this.s.counts.run(JSON.stringify(counts), idpId, kind, toVersion);
+  }
+}
