@@ -25,6 +25,7 @@ import type { TokenService } from './oauth/tokens.js';
 import { backchannelRoute } from './registration/backchannel.js';
 import { completeRoute } from './registration/complete.js';
 import { initRoute } from './registration/init.js';
+import type { RolloutMonitor } from './rollout/monitor.js';
 import type { Storage } from './storage/open.js';
 
 /** The package version, shown in the OpenAPI document (`../package.json` from `src/` and from `dist/`). */
@@ -44,6 +45,8 @@ export interface AppDeps {
   metrics: Registry;
   /** The engine's metric families, registered in `metrics`. */
   engineMetrics: EngineMetrics;
+  /** Counts canaried scripts' executions and ends canaries on their own. */
+  rollouts: RolloutMonitor;
   logger: Logger;
   /** The clock console sessions are timed by (tests move their own); `Date.now` when absent. */
   clock?: () => number;
@@ -95,8 +98,10 @@ export function buildApp(config: RegistrarConfig, deps: AppDeps): FastifyInstanc
     engine: deps.engine,
     authenticator: deps.authenticators.apiClients,
     engineConfig: config.engine,
+    rollouts: deps.rollouts,
   });
   const registration = {
+    rollouts: deps.rollouts,
     store: deps.storage.config,
     transactions: deps.storage.transactions,
     engine: deps.engine,
@@ -120,6 +125,8 @@ export function buildApp(config: RegistrarConfig, deps: AppDeps): FastifyInstanc
     scryptLogN: config.server.scrypt_log_n,
     auditEvents: deps.storage.auditEvents,
     scriptTests: deps.storage.scriptTests,
+    rollouts: deps.rollouts,
+    rolloutStore: deps.storage.rollouts,
     ...(consoleSessions ? { consoleSessions } : {}),
   });
   app.register(tokenRoutes, {

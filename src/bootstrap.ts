@@ -13,6 +13,8 @@ import { IdTokenSigner } from './oauth/id-token.js';
 import { TokenService } from './oauth/tokens.js';
 import { OutboundHttp } from './outbound/client.js';
 import { OutboundMetrics } from './outbound/metrics.js';
+import { RolloutMetrics } from './rollout/metrics.js';
+import { RolloutMonitor } from './rollout/monitor.js';
 import { AuthGuard } from './security/auth-guard.js';
 import { CredentialCache } from './security/credential-cache.js';
 import { openStorage, redisOptions } from './storage/open.js';
@@ -51,6 +53,7 @@ export async function createDeps(
     await applyConfig(config, storage.config, secretKey, logger, {
       scriptTests: storage.scriptTests,
       auditEvents: storage.auditEvents,
+      rollouts: storage.rollouts,
       runTests: async (idp, kind, source, cases) =>
         runScriptTests(
           idpTestTarget(await startEngine(), config.engine, idpRecord(idp), kind, source),
@@ -87,6 +90,12 @@ export async function createDeps(
       config.server.config_refresh_ms,
     );
     const running: ScriptEngine = engine;
+    const rollouts = new RolloutMonitor({
+      store: storage.rollouts,
+      auditEvents: storage.auditEvents,
+      logger,
+      metrics: new RolloutMetrics(metrics),
+    });
     return {
       storage,
       engine: running,
@@ -96,10 +105,12 @@ export async function createDeps(
       secretKey,
       metrics,
       engineMetrics,
+      rollouts,
       logger,
       async close() {
         clearInterval(purge);
         stopWatching();
+        await rollouts.stop().catch((err: unknown) => logger.warn({ err }, 'storing canary counts failed'));
         await running.stop();
         await storage.close();
       },

@@ -9,6 +9,7 @@ import type { AdminDeps } from './deps.js';
 import { adminDoc, notFound } from './docs.js';
 import { loadIdp } from './identity-providers.js';
 import { compileProblem, scriptFilename, scriptKindParam } from './idp-views.js';
+import { refuseWhileCanary } from './script-rollout.js';
 import { caseResultSchema, scriptTestListSchema } from './script-test-cases.js';
 import {
   failureDetails,
@@ -227,7 +228,9 @@ export async function gateSources(
 ): Promise<Record<string, unknown>> {
   const audit: Record<string, unknown> = {};
   for (const [kind, script] of Object.entries(sources) as Array<[ScriptKind, { source: string } | null]>) {
-    if (!script || idp.scripts[kind]?.sha256 === sha256(script.source)) continue;
+    if (idp.scripts[kind]?.sha256 === (script && sha256(script.source))) continue;
+    refuseWhileCanary(idp, kind);
+    if (!script) continue;
     const run = await gateRun(deps, idp, kind, script.source);
     if (run && run.failed > 0 && !force) {
       throw testsFailedError(run, `the ${kind} script was not saved and nothing changed`);

@@ -2,14 +2,11 @@ import { createHash } from 'node:crypto';
 import type { FastifyInstance } from 'fastify';
 import { z } from 'zod';
 import type { ScriptKind } from '../config/schema.js';
-import { effectiveLimits } from '../engine/limits.js';
 import { RegistrarError } from '../errors.js';
 import { sendJson } from '../http/errors.js';
-import { egressFor } from '../outbound/effective-policy.js';
 import { auditChange } from './change-audit.js';
 import { type AdminDeps, locationOf } from './deps.js';
 import { adminDoc, notFound } from './docs.js';
-import { dryRun, dryRunReportSchema, dryRunRequestSchema } from './dry-run.js';
 import { activeKinds, checkFlow, loadIdp } from './identity-providers.js';
 import {
   compileProblem,
@@ -18,6 +15,7 @@ import {
   scriptKindParam,
   scriptVersionView,
 } from './idp-views.js';
+import { activateBody, refuseWhileCanary, rolloutView, startCanary } from './script-rollout.js';
 import { testsFailedError } from './script-test-run.js';
 import { forced, forceQuery, gateAudit, gateRun } from './script-tests.js';
 import { invalidFields, pageQuery, pageSchema, parseOrReject } from './validation.js';
@@ -98,6 +96,7 @@ export async function scriptRoutes(app: FastifyInstance, deps: AdminDeps): Promi
       const { idp, kind } = await target(request.params);
       const force = forced(request.query);
       const { source } = parseOrReject(scriptInput, request.body);
+      refuseWhileCanary(idp, kind);
       const script = { source, filename: scriptFilename(idp.id, kind) };
       const problem = compileProblem('source', script);
       if (problem) throw invalidFields('the script does not compile', [problem]);
@@ -148,6 +147,7 @@ export async function scriptRoutes(app: FastifyInstance, deps: AdminDeps): Promi
       const { idp, kind } = await target(request.params);
       const active = idp.scripts[kind];
       if (!active) throw notFound('active script', `${idp.id}/${kind}`);
+      refuseWhileCanary(idp, kind);
       try {
         checkFlow(idp.flow, activeKinds(idp.scripts, { [kind]: null }));
       } catch {
@@ -211,28 +211,37 @@ export async function scriptRoutes(app: FastifyInstance, deps: AdminDeps): Promi
   app.post<{ Params: VersionParams }>(
     `${BASE}/versions/:version/activate`,
     adminDoc({
-      summary: 'Activate a version (a rollback when it is older)',
+      summary: 'Activate a version (a rollback when it is older), or start a canary of it',
       description:
-        'When the script has stored test cases, they run against the version first: if any fails, nothing changes and the answer is `script_tests_failed` (422); `?force=true` activates it anyway (audited as forced).',
+        'When the script has stored test cases, they run against the version first: if any fails, nothing changes and the answer is `script_tests_failed` (422); `?force=true` activates it anyway (audited as forced). With a body `{"rollout": {"percent": 10}}` the version becomes a canary instead: it runs for that share of executions (sticky per caller) beside the active version, and is rolled back or promoted by its rule (`margin_points` 5, `min_executions` 50, `promote_after` null by default); the answer is then the canary, as `GET .../rollout` shows it. While a canary runs, other changes of the script are `conflict`.',
       tags: [TAG],
       params: versionParams,
       query: forceQuery,
-      ok: versionInfoView,
+      body: activateBody,
+      ok: z.union([versionInfoView, rolloutView]),
       more: TESTS_FAILED,
     }),
     async (request, reply) => {
       const { idp, kind } = await target(request.params);
       const version = versionNumber(request.params);
       const force = forced(request.query);
+      const { rollout } = parseOrReject(activateBody, request.body ?? {});
       if (kind === 'init' && idp.flow !== 'two_step') {
         throw new RegistrarError('conflict', 'init scripts are only used by two_step identity providers');
       }
       const stored = await store.getScriptVersion(idp.id, kind, version);
       if (!stored) throw notFound('script version', `${idp.id}/${kind}@${version}`);
       const before = idp.scripts[kind];
+      if (before?.version !== version) refuseWhileCanary(idp, kind);
+      if (rollout && before?.version === version) {
+        throw new RegistrarError('conflict', `version ${version} is the active one`);
+      }
       const run = before?.version === version ? null : await gateRun(deps, idp, kind, stored.source);
       if (run && run.failed > 0 && !force) {
         throw testsFailedError(run, `version ${version} was not activated`);
+      }
+      if (rollout) {
+        return sendJson(reply, await startCanary(deps, request, idp, kind, version, rollout, { run, force }));
       }
       if (!(await store.activateScriptVersion(idp.id, kind, version))) {
         throw notFound('script version', `${idp.id}/${kind}@${version}`);
@@ -251,56 +260,6 @@ export async function scriptRoutes(app: FastifyInstance, deps: AdminDeps): Promi
       }
       const { source: _source, ...info } = found;
       return sendJson(reply, { ...info, created_at: iso(info.created_at) });
-    },
-  );
-
-  app.post<{ Params: ScriptParams }>(
-    `${BASE}/test`,
-    adminDoc({
-      summary: 'Dry-run a draft or the active version',
-      description:
-        'Runs the script in the same sandbox and limits on a scratch CACHE (seeded by `cache`; the real CACHE is never read or written) and reports status, payload, user, logs, CPU and wall time, the scratch CACHE afterwards, and any error with its line.',
-      tags: [TAG],
-      params: scriptParams,
-      body: dryRunRequestSchema,
-      ok: dryRunReportSchema,
-    }),
-    async (request, reply) => {
-      const { idp, kind } = await target(request.params);
-      const body = parseOrReject(dryRunRequestSchema, request.body);
-      const filename = scriptFilename(idp.id, kind);
-      let source = body.source;
-      if (source === undefined) {
-        const active = idp.scripts[kind];
-        if (!active) throw notFound('active script', `${idp.id}/${kind}`);
-        source = active.source;
-      } else {
-        const problem = compileProblem('source', { source, filename });
-        if (problem) throw invalidFields('the script does not compile', [problem]);
-      }
-      const limits = effectiveLimits(deps.engineConfig, idp.limits);
-      const report = await dryRun(
-        deps.engine,
-        deps.engineConfig,
-        { idpId: idp.id, kind, source, filename, limits, outbound: egressFor(deps.engineConfig, idp) },
-        body,
-      );
-      // Not a change, but who tried what is worth an audit line (the source itself is not logged).
-      request.log.info(
-        {
-          audit: {
-            event: 'script_dry_run',
-            client_id: request.adminClient ?? null,
-            idp: idp.id,
-            kind,
-            draft: body.source !== undefined,
-            status: report.status,
-            error: report.error?.kind ?? null,
-          },
-        },
-        'audit script_dry_run',
-      );
-      return sendJson(reply, report);
     },
   );
 }

@@ -4,6 +4,7 @@ import type { Logger } from '../logging.js';
 import type {
   AuditEventStore,
   ConfigStore,
+  RolloutStore,
   ScriptTestStore,
   StoredScriptTestCase,
 } from '../storage/types.js';
@@ -23,6 +24,8 @@ export interface ConfigGate {
   scriptTests: ScriptTestStore;
   auditEvents: AuditEventStore;
   runTests: ScriptTestRunner;
+  /** Canaries: one whose active version the file replaced is aborted. */
+  rollouts?: RolloutStore;
 }
 
 /** A file script whose tests failed, activated because its IdP sets `force_scripts`. */
@@ -95,6 +98,7 @@ export async function finishConfigGate(
     for (const kind of SCRIPT_KINDS) {
       const cases = idp.tests[kind];
       if (cases) await gate.scriptTests.replace(idp.id, kind, cases);
+      if (gate.rollouts) await abortStaleCanary(store, gate.rollouts, idp.id, kind);
     }
   }
   for (const { idpId, kind, sha256: hash, run } of forced) {
@@ -123,4 +127,24 @@ export async function finishConfigGate(
       },
     });
   }
+}
+
+/** Aborts a running canary whose previous version is no longer the active one (the file changed the script). */
+async function abortStaleCanary(
+  store: ConfigStore,
+  rollouts: RolloutStore,
+  idpId: string,
+  kind: ScriptKind,
+): Promise<void> {
+  const running = await rollouts.getRollout(idpId, kind);
+  if (running?.state !== 'running') return;
+  const active = (await store.getIdentityProvider(idpId))?.scripts[kind]?.version;
+  if (active === running.from_version) return;
+  await rollouts.endRollout(idpId, kind, {
+    to_version: running.to_version,
+    state: 'aborted',
+    reason: `the config file made version ${active ?? '(none)'} active`,
+    counts: running.counts,
+    at: Date.now(),
+  });
 }

@@ -8,6 +8,7 @@ import type { ApplicationAuthenticator } from '../http/authenticate.js';
 import { sendJson } from '../http/errors.js';
 import type { IssuedTokens, RegisteredUser, TokenService } from '../oauth/tokens.js';
 import { cleanUserAttributes } from '../oauth/user-claims.js';
+import type { RolloutMonitor } from '../rollout/monitor.js';
 import type { ApplicationRecord, ConfigStore, TransactionStore } from '../storage/types.js';
 import { bodyObject, findIdentityProviderFor, optionalString } from './application-request.js';
 import { COMPLETE_DOC } from './route-docs.js';
@@ -30,6 +31,8 @@ export interface CompleteDeps {
   tokens: TokenService;
   idTokens: IdTokenIssuer;
   engineConfig: EngineConfig;
+  /** Counts executions of canaried scripts; absent: canaries still choose, nothing is counted. */
+  rollouts?: RolloutMonitor;
 }
 
 /**
@@ -65,6 +68,8 @@ export async function completeRoute(app: FastifyInstance, deps: CompleteDeps): P
           'complete',
           [data, null, registrationData, hookParams],
           request.id,
+          // A canary's choice is sticky per transaction (two_step), else per data string.
+          { rollouts: deps.rollouts, callerKey: claim ? claim.transaction.id : data },
         );
       } catch (error) {
         if (claim) await releaseTransaction(deps.transactions, claim, request.log); // the user may retry

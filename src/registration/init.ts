@@ -6,6 +6,7 @@ import { RegistrarError } from '../errors.js';
 import { audited, noteAudit } from '../http/audit.js';
 import type { ApplicationAuthenticator } from '../http/authenticate.js';
 import { sendJson } from '../http/errors.js';
+import type { RolloutMonitor } from '../rollout/monitor.js';
 import type { ConfigStore, TransactionStore } from '../storage/types.js';
 import { bodyObject, findIdentityProviderFor, optionalString } from './application-request.js';
 import { INIT_DOC } from './route-docs.js';
@@ -18,6 +19,8 @@ export interface InitDeps {
   authenticator: ApplicationAuthenticator;
   engineConfig: EngineConfig;
   transactionTtlSeconds: number;
+  /** Counts executions of canaried scripts; absent: canaries still choose, nothing is counted. */
+  rollouts?: RolloutMonitor;
 }
 
 /**
@@ -38,6 +41,8 @@ export async function initRoute(app: FastifyInstance, deps: InitDeps): Promise<v
       if (idp.flow !== 'two_step') {
         throw new RegistrarError('invalid_request', 'init is only for two_step identity providers');
       }
+      // Drawn first: a canary's choice is sticky per transaction, so init and complete agree.
+      const newTransactionId = randomBytes(24).toString('base64url');
       const result = await runIdpScript(
         deps.engine,
         deps.engineConfig,
@@ -45,12 +50,13 @@ export async function initRoute(app: FastifyInstance, deps: InitDeps): Promise<v
         'init',
         [data, null, null, null],
         request.id,
+        { rollouts: deps.rollouts, callerKey: newTransactionId },
       );
       const { status, responsePayload, registrationData } = result;
       noteAudit(request, { scriptStatus: status });
       let transactionId: string | undefined;
       if (isSuccessStatus(status)) {
-        transactionId = randomBytes(24).toString('base64url');
+        transactionId = newTransactionId;
         const now = Date.now();
         await deps.transactions.create({
           id: transactionId,
