@@ -205,16 +205,16 @@ export async function scriptRolloutRoutes(app: FastifyInstance, deps: AdminDeps)
         if (record?.state !== 'running') {
           throw new RegistrarError('conflict', `no canary of ${idp.id}/${kind} is running`);
         }
-        const counts = deps.rollouts.liveCounts(idp.id, kind, record) ?? record.counts;
+        // This node's counts not yet stored go into the end.
+        const delta = deps.rollouts.forget(idp.id, kind);
         const ended = await deps.rolloutStore.endRollout(idp.id, kind, {
           to_version: record.to_version,
           state,
           reason: `${state} by ${request.adminClient ?? 'an admin client'}`,
-          counts,
+          delta,
           at: Date.now(),
         });
         if (!ended) throw new RegistrarError('conflict', `no canary of ${idp.id}/${kind} is running`);
-        deps.rollouts.forget(idp.id, kind);
         auditChange(request, {
           resource: 'script',
           id: `${idp.id}/${kind}`,

@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import { failureDetails, type ScriptTestRun } from '../admin/script-test-run.js';
 import type { Logger } from '../logging.js';
+import { ZERO_COUNTS } from '../storage/rollout-rows.js';
 import type {
   AuditEventStore,
   ConfigStore,
@@ -144,7 +145,7 @@ async function abortStaleCanary(
     to_version: running.to_version,
     state: 'aborted',
     reason: `the config file made version ${active ?? '(none)'} active`,
-    counts: running.counts,
+    delta: { from: { ...ZERO_COUNTS }, to: { ...ZERO_COUNTS } },
     at: Date.now(),
   });
 }

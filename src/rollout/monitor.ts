@@ -4,6 +4,7 @@ import { ZERO_COUNTS } from '../storage/rollout-rows.js';
 import type {
   AuditEventStore,
   Canary,
+  RolloutCountPair,
   RolloutCounts,
   RolloutRecord,
   RolloutStore,
@@ -16,21 +17,35 @@ export const ROLLOUT_FLUSH_MS = 5_000;
 /** Who ends a canary on its own, in the audit log. */
 export const SYSTEM_ACTOR = 'system';
 
-type Pair = { from: RolloutCounts; to: RolloutCounts };
+type Pair = RolloutCountPair;
 
-/** One running canary's counts on this node. */
+/** One running canary's counts as this node knows them. */
 interface Tally {
   idpId: string;
   kind: ScriptKind;
   canary: Canary;
-  counts: Pair;
-  /** True once the stored counts (of an earlier process) were added. */
+  /** The totals of every node as last read from storage. */
+  base: Pair;
+  /** This node's counts not yet added to storage. */
+  delta: Pair;
+  /** True once the stored totals were read. */
   seeded: boolean;
-  /** Counts changed since the last flush. */
-  dirty: boolean;
-  /** An end is being stored. */
+  /** A flush or an end is being stored. */
+  busy: boolean;
+  /** An end is being stored, or was. */
   ending: boolean;
 }
+
+const zero = (): Pair => ({ from: { ...ZERO_COUNTS }, to: { ...ZERO_COUNTS } });
+const sum = (a: Pair, b: Pair): Pair => ({
+  from: add(a.from, b.from),
+  to: add(a.to, b.to),
+});
+const add = (a: RolloutCounts, b: RolloutCounts): RolloutCounts => ({
+  executions: a.executions + b.executions,
+  failures: a.failures + b.failures,
+  wall_ms: a.wall_ms + b.wall_ms,
+});
 
 /** A failure rate in percent, for messages. */
 const percent = (c: RolloutCounts) => (c.executions === 0 ? 0 : (100 * c.failures) / c.executions);
@@ -42,10 +57,12 @@ const shown = (c: RolloutCounts) =>
  * (no storage round trip per execution), and ends a canary on its own: rolled back when
  * the new version's failure rate exceeds the previous one's by more than
  * `margin_points` once the new version ran `min_executions` times; promoted after
- * `promote_after` executions of the new version without that. Each end is stored (the
- * compare-and-set in RolloutStore.endRollout makes one winner), audited as `system`, and
- * logged. Counts are stored every {@link ROLLOUT_FLUSH_MS} and, when a process starts
- * counting a canary, the stored counts are added to its own.
+ * `promote_after` executions of the new version without that. Every
+ * {@link ROLLOUT_FLUSH_MS} each node adds its counts to the stored totals
+ * (RolloutStore.addRolloutCounts) and reads the totals back, so the rule is judged on
+ * every node's executions: the totals as last read plus this node's since. Each end is
+ * stored (the compare-and-set in RolloutStore.endRollout makes one winner, and adds the
+ * ending node's counts), audited as `system`, and logged.
  */
 export class RolloutMonitor {
   private readonly tallies = new Map<string, Tally>();
@@ -75,48 +92,57 @@ export class RolloutMonitor {
   ): void {
     this.deps.metrics?.execution(idpId, kind, version, failed, wallMs / 1000);
     const tally = this.tally(idpId, kind, canary);
-    const side = version === canary.version.version ? tally.counts.to : tally.counts.from;
+    const side = version === canary.version.version ? tally.delta.to : tally.delta.from;
     side.executions += 1;
     if (failed) side.failures += 1;
     side.wall_ms += wallMs;
-    tally.dirty = true;
     this.judge(tally);
   }
 
-  /** This node's counts of the canary, when it counts them (undefined otherwise). */
+  /** The canary's totals as this node knows them (stored totals plus its own since), when it counts it. */
   liveCounts(idpId: string, kind: ScriptKind, record: RolloutRecord): Pair | undefined {
     const tally = this.tallies.get(`${idpId}/${kind}`);
-    if (!tally || !sameCanary(tally.canary, record)) return undefined;
-    return structuredClone(tally.counts);
+    if (!tally || !sameCanary(tally.canary, record) || !tally.seeded) return undefined;
+    return sum(tally.base, tally.delta);
   }
 
-  /** Stops counting a canary that was ended by hand; returns the counts it had. */
-  forget(idpId: string, kind: ScriptKind): Pair | undefined {
+  /** Stops counting a canary that is being ended by hand; returns this node's counts not yet stored. */
+  forget(idpId: string, kind: ScriptKind): Pair {
     const key = `${idpId}/${kind}`;
-    const counts = this.tallies.get(key)?.counts;
+    const tally = this.tallies.get(key);
     this.tallies.delete(key);
-    return counts;
+    if (!tally) return zero();
+    tally.ending = true;
+    return tally.delta;
   }
 
-  /** Stores every changed tally's counts. */
+  /** Adds every tally's counts to the stored totals and reads them back. */
   async flush(): Promise<void> {
-    for (const tally of this.tallies.values()) {
-      if (!tally.dirty || !tally.seeded || tally.ending) continue;
-      tally.dirty = false;
+    for (const tally of [...this.tallies.values()]) {
+      if (tally.busy || tally.ending || !tally.seeded) continue;
+      const delta = tally.delta;
+      tally.delta = zero();
+      tally.busy = true;
       try {
-        await this.deps.store.saveRolloutCounts(
+        const totals = await this.deps.store.addRolloutCounts(
           tally.idpId,
           tally.kind,
           tally.canary.version.version,
-          tally.counts,
+          delta,
         );
+        if (totals) tally.base = totals;
+        // Ended elsewhere: stop counting it (the IdP record will show it soon).
+        else this.drop(tally);
       } catch (err) {
-        tally.dirty = true;
+        tally.delta = sum(tally.delta, delta);
         this.deps.logger.warn(
           { err, idp: tally.idpId, script_kind: tally.kind },
           'storing canary counts failed',
         );
+      } finally {
+        tally.busy = false;
       }
+      this.judge(tally);
     }
   }
 
@@ -134,22 +160,17 @@ export class RolloutMonitor {
       idpId,
       kind,
       canary,
-      counts: { from: { ...ZERO_COUNTS }, to: { ...ZERO_COUNTS } },
+      base: zero(),
+      delta: zero(),
       seeded: false,
-      dirty: false,
+      busy: false,
       ending: false,
     };
     this.tallies.set(key, tally);
-    // Counts stored by an earlier process (or, later, another node) join this one's.
+    // The totals stored by other nodes (and earlier processes) join this node's counts.
     this.deps.store.getRollout(idpId, kind).then(
       (stored) => {
-        if (stored && stored.state === 'running' && sameCanary(canary, stored)) {
-          for (const side of ['from', 'to'] as const) {
-            tally.counts[side].executions += stored.counts[side].executions;
-            tally.counts[side].failures += stored.counts[side].failures;
-            tally.counts[side].wall_ms += stored.counts[side].wall_ms;
-          }
-        }
+        if (stored && stored.state === 'running' && sameCanary(canary, stored)) tally.base = stored.counts;
         tally.seeded = true;
         this.judge(tally);
       },
@@ -161,11 +182,16 @@ export class RolloutMonitor {
     return tally;
   }
 
+  private drop(tally: Tally): void {
+    const key = `${tally.idpId}/${tally.kind}`;
+    if (this.tallies.get(key) === tally) this.tallies.delete(key);
+  }
+
   /** Ends the canary when its rule says so. */
   private judge(tally: Tally): void {
-    if (tally.ending || !tally.seeded) return;
-    const { canary, counts } = tally;
-    const { from, to } = counts;
+    if (tally.ending || tally.busy || !tally.seeded) return;
+    const { canary } = tally;
+    const { from, to } = sum(tally.base, tally.delta);
     if (to.executions >= canary.min_executions && percent(to) - percent(from) > canary.margin_points) {
       const reason =
         `the failure rate of version ${canary.version.version}, ${shown(to)}, exceeds that of version ` +
@@ -183,7 +209,8 @@ export class RolloutMonitor {
   private async end(tally: Tally, state: 'rolled_back' | 'promoted', reason: string): Promise<void> {
     tally.ending = true;
     const { idpId, kind, canary } = tally;
-    const counts = structuredClone(tally.counts);
+    const delta = tally.delta;
+    tally.delta = zero();
     const at = (this.deps.now ?? Date.now)();
     let ended: RolloutRecord | undefined;
     try {
@@ -191,17 +218,19 @@ export class RolloutMonitor {
         to_version: canary.version.version,
         state,
         reason,
-        counts,
+        delta,
         at,
       });
     } catch (err) {
       tally.ending = false;
+      tally.delta = sum(tally.delta, delta);
       this.deps.logger.error({ err, idp: idpId, script_kind: kind }, `storing a canary ${state} failed`);
       return;
     }
-    this.tallies.delete(`${idpId}/${kind}`);
+    this.drop(tally);
     // Another node (or an operator) ended it first: its record says how.
     if (!ended) return;
+    const counts = ended.counts;
     const log = { idp: idpId, script_kind: kind, rollout: { state, reason, counts } };
     if (state === 'rolled_back') {
       this.deps.logger.warn(

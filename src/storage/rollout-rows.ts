@@ -1,5 +1,5 @@
 import type { ScriptKind } from '../config/schema.js';
-import type { Canary, RolloutCounts, RolloutRecord, RolloutState } from './types.js';
+import type { Canary, RolloutCountPair, RolloutCounts, RolloutRecord, RolloutState } from './types.js';
 
 /** No executions yet. */
 export const ZERO_COUNTS: RolloutCounts = { executions: 0, failures: 0, wall_ms: 0 };
@@ -18,8 +18,45 @@ export interface RolloutRow {
   started_at: number | string;
   ended_at: number | string | null;
   reason: string | null;
-  counts: string;
+  from_executions: number | string;
+  from_failures: number | string;
+  from_wall_ms: number | string;
+  to_executions: number | string;
+  to_failures: number | string;
+  to_wall_ms: number | string;
 }
+
+/** The count columns of a row, as a pair. */
+export function countsFromRow(
+  row: Pick<RolloutRow, `${'from' | 'to'}_${'executions' | 'failures' | 'wall_ms'}`>,
+): RolloutCountPair {
+  return {
+    from: {
+      executions: Number(row.from_executions),
+      failures: Number(row.from_failures),
+      wall_ms: Number(row.from_wall_ms),
+    },
+    to: {
+      executions: Number(row.to_executions),
+      failures: Number(row.to_failures),
+      wall_ms: Number(row.to_wall_ms),
+    },
+  };
+}
+
+/** The six count values of a pair, in column order (from_executions … to_wall_ms). */
+export const countValues = ({ from, to }: RolloutCountPair): number[] => [
+  from.executions,
+  from.failures,
+  from.wall_ms,
+  to.executions,
+  to.failures,
+  to.wall_ms,
+];
+
+/** The six count columns, as read back. */
+export const COUNT_COLUMNS =
+  'from_executions, from_failures, from_wall_ms, to_executions, to_failures, to_wall_ms';
 
 /** The record of a row. */
 export function rolloutFromRow(row: RolloutRow): RolloutRecord {
@@ -36,7 +73,7 @@ export function rolloutFromRow(row: RolloutRow): RolloutRecord {
     started_at: Number(row.started_at),
     ended_at: row.ended_at === null ? null : Number(row.ended_at),
     reason: row.reason,
-    counts: JSON.parse(row.counts),
+    counts: countsFromRow(row),
   };
 }
 

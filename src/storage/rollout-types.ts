@@ -64,8 +64,14 @@ export interface RolloutRecord extends RolloutPolicy {
   ended_at: number | null;
   /** Why it ended (a rollback's two rates and counts). */
   reason: string | null;
-  /** The counts as last stored (nodes flush theirs periodically). */
-  counts: { from: RolloutCounts; to: RolloutCounts };
+  /** The counts of every node, as far as they were added (nodes add theirs periodically). */
+  counts: RolloutCountPair;
+}
+
+/** The counts of a canary's previous (`from`) and new (`to`) version. */
+export interface RolloutCountPair {
+  from: RolloutCounts;
+  to: RolloutCounts;
 }
 
 /** What starting a canary needs. */
@@ -83,7 +89,8 @@ export interface RolloutEnd {
   to_version: number;
   state: Exclude<RolloutState, 'running'>;
   reason: string;
-  counts: { from: RolloutCounts; to: RolloutCounts };
+  /** The ending node's counts not yet added: added in the same step. */
+  delta: RolloutCountPair;
   at: number;
 }
 
@@ -108,11 +115,14 @@ export interface RolloutStore {
    * changes) when no such canary is running, so of concurrent ends exactly one wins.
    */
   endRollout(idpId: string, kind: ScriptKind, end: RolloutEnd): Promise<RolloutRecord | undefined>;
-  /** Stores the counts of the running canary of `toVersion` (nothing when it is not running). */
-  saveRolloutCounts(
+  /**
+   * Adds a node's counts to the running canary of `toVersion` in one atomic step, and
+   * returns the totals; undefined (nothing added) when that canary is not running.
+   */
+  addRolloutCounts(
     idpId: string,
     kind: ScriptKind,
     toVersion: number,
-    counts: { from: RolloutCounts; to: RolloutCounts },
-  ): Promise<void>;
+    delta: RolloutCountPair,
+  ): Promise<RolloutCountPair | undefined>;
 }

@@ -25,7 +25,7 @@ const policy = (extra: Partial<NewRollout> = {}): NewRollout => ({
 });
 const counts = (n: number) => ({
   from: { executions: n, failures: 0, wall_ms: n * 2 },
-  to: { executions: n, failures: 1, wall_ms: n * 3 },
+  to: { executions: n, failures: n, wall_ms: n * 3 },
 });
 
 export function rolloutStoreConformance(name: string, open: () => Promise<RolloutFixture>): void {
@@ -90,21 +90,25 @@ export function rolloutStoreConformance(name: string, open: () => Promise<Rollou
       assert.equal((await store.getRollout('a', 'backchannel'))?.percent, 20);
     });
 
-    test('counts are stored for the running canary only', async () => {
+    test('counts are added atomically for the running canary only, and the totals returned', async () => {
       await store.startRollout('a', 'backchannel', policy());
-      await store.saveRolloutCounts('a', 'backchannel', 2, counts(7));
-      assert.deepEqual((await store.getRollout('a', 'backchannel'))?.counts, counts(7));
-      await store.saveRolloutCounts('a', 'backchannel', 3, counts(9));
-      assert.deepEqual((await store.getRollout('a', 'backchannel'))?.counts, counts(7));
+      assert.deepEqual(await store.addRolloutCounts('a', 'backchannel', 2, counts(7)), counts(7));
+      await Promise.all(
+        Array.from({ length: 10 }, () => store.addRolloutCounts('a', 'backchannel', 2, counts(1))),
+      );
+      assert.deepEqual((await store.getRollout('a', 'backchannel'))?.counts, counts(17));
+      assert.equal(await store.addRolloutCounts('a', 'backchannel', 3, counts(9)), undefined);
+      assert.deepEqual((await store.getRollout('a', 'backchannel'))?.counts, counts(17));
     });
 
-    test('a rollback ends it once and leaves the active version', async () => {
+    test('a rollback ends it once, adding the last counts, and leaves the active version', async () => {
       await store.startRollout('a', 'backchannel', policy());
+      await store.addRolloutCounts('a', 'backchannel', 2, counts(50));
       const end = {
         to_version: 2,
         state: 'rolled_back',
         reason: 'too many failures',
-        counts: counts(60),
+        delta: counts(10),
         at: T0 + 5,
       } as const;
       const ended = await store.endRollout('a', 'backchannel', end);
@@ -128,7 +132,7 @@ export function rolloutStoreConformance(name: string, open: () => Promise<Rollou
             to_version: 2,
             state,
             reason: state,
-            counts: counts(1),
+            delta: counts(1),
             at: T0,
           }),
         ),
@@ -142,7 +146,7 @@ export function rolloutStoreConformance(name: string, open: () => Promise<Rollou
         to_version: 2,
         state: 'promoted',
         reason: 'by hand',
-        counts: counts(3),
+        delta: counts(3),
         at: T0 + 1,
       });
       assert.equal(promoted?.state, 'promoted');
@@ -156,6 +160,7 @@ export function rolloutStoreConformance(name: string, open: () => Promise<Rollou
       assert.equal(next.state, 'running');
       assert.equal(next.reason, null);
       assert.equal(next.ended_at, null);
+      assert.deepEqual(next.counts, counts(0));
     });
 
     test('a canary goes with its IdP', async () => {

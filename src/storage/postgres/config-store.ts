@@ -10,7 +10,7 @@ import type {
   Page,
   PageRequest,
   PropertyRecord,
-  RolloutCounts,
+  RolloutCountPair,
   RolloutEnd,
   RolloutRecord,
   RolloutRefusal,
@@ -191,13 +191,14 @@ export class PostgresConfigStore implements ConfigStore, RolloutStore {
   async endRollout(idpId: string, kind: ScriptKind, end: RolloutEnd): Promise<RolloutRecord | undefined> {
     return this.rollouts.end(idpId, kind, end);
   }
-  async saveRolloutCounts(
+  /** Counts are not part of the memoised IdP record, so adding them keeps the memo. */
+  async addRolloutCounts(
     idpId: string,
     kind: ScriptKind,
     toVersion: number,
-    counts: { from: RolloutCounts; to: RolloutCounts },
-  ): Promise<void> {
-    await this.rollouts.saveCounts(idpId, kind, toVersion, counts);
+    delta: RolloutCountPair,
+  ): Promise<RolloutCountPair | undefined> {
+    return this.rollouts.add(idpId, kind, toVersion, delta);
   }
 
   async getProperty(id: string): Promise<PropertyRecord | undefined> {

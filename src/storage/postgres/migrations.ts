@@ -125,7 +125,8 @@ export const MIGRATIONS: readonly string[] = [
     PRIMARY KEY (idp_id, kind)
   );
   `,
-  // Script canaries (issue 14): the latest canary per IdP and script kind, running or ended.
+  // Script canaries (issue 14): the latest canary per IdP and script kind, running or ended,
+  // with each version's counts (nodes add theirs, so the totals are shared).
   `
   CREATE TABLE script_rollouts (
     idp_id         TEXT COLLATE "C" NOT NULL REFERENCES identity_providers (id) ON DELETE CASCADE,
@@ -140,7 +141,12 @@ export const MIGRATIONS: readonly string[] = [
     started_at     BIGINT NOT NULL,
     ended_at       BIGINT,
     reason         TEXT,
-    counts         TEXT NOT NULL,
+    from_executions BIGINT NOT NULL DEFAULT 0,
+    from_failures   BIGINT NOT NULL DEFAULT 0,
+    from_wall_ms    DOUBLE PRECISION NOT NULL DEFAULT 0,
+    to_executions   BIGINT NOT NULL DEFAULT 0,
+    to_failures     BIGINT NOT NULL DEFAULT 0,
+    to_wall_ms      DOUBLE PRECISION NOT NULL DEFAULT 0,
     PRIMARY KEY (idp_id, kind)
   );
   `,

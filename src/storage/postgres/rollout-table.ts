@@ -1,8 +1,18 @@
 import type { Pool } from 'pg';
 import type { ScriptKind } from '../../config/schema.js';
-import { type RolloutRow, rolloutFromRow, ZERO_COUNTS } from '../rollout-rows.js';
-import type { NewRollout, RolloutCounts, RolloutEnd, RolloutRecord, RolloutRefusal } from '../types.js';
+import {
+  COUNT_COLUMNS,
+  countsFromRow,
+  countValues,
+  type RolloutRow,
+  rolloutFromRow,
+} from '../rollout-rows.js';
+import type { NewRollout, RolloutCountPair, RolloutEnd, RolloutRecord, RolloutRefusal } from '../types.js';
 import { inTransaction } from './database.js';
+
+const COLUMNS = COUNT_COLUMNS.split(', ');
+/** Adds parameters $first… to the six count columns, in their order. */
+const added = (first: number) => COLUMNS.map((c, i) => `${c} = ${c} + $${first + i}`).join(', ');
 
 const SQL = {
   get: 'SELECT * FROM script_rollouts WHERE idp_id = $1 AND kind = $2',
@@ -11,20 +21,20 @@ const SQL = {
   version: 'SELECT 1 FROM script_versions WHERE idp_id = $1 AND kind = $2 AND version = $3',
   active: 'SELECT version FROM active_scripts WHERE idp_id = $1 AND kind = $2',
   put: `INSERT INTO script_rollouts (idp_id, kind, from_version, to_version, state, percent, margin_points,
-      min_executions, promote_after, started_at, ended_at, reason, counts)
-    VALUES ($1, $2, $3, $4, 'running', $5, $6, $7, $8, $9, NULL, NULL, $10)
+      min_executions, promote_after, started_at)
+    VALUES ($1, $2, $3, $4, 'running', $5, $6, $7, $8, $9)
     ON CONFLICT (idp_id, kind) DO UPDATE SET from_version = excluded.from_version,
       to_version = excluded.to_version, state = 'running', percent = excluded.percent,
       margin_points = excluded.margin_points, min_executions = excluded.min_executions,
       promote_after = excluded.promote_after, started_at = excluded.started_at, ended_at = NULL,
-      reason = NULL, counts = excluded.counts
+      reason = NULL, ${COLUMNS.map((c) => `${c} = 0`).join(', ')}
     RETURNING *`,
-  end: `UPDATE script_rollouts SET state = $4, ended_at = $5, reason = $6, counts = $7
+  end: `UPDATE script_rollouts SET state = $4, ended_at = $5, reason = $6, ${added(7)}
     WHERE idp_id = $1 AND kind = $2 AND to_version = $3 AND state = 'running' RETURNING *`,
   activate: `INSERT INTO active_scripts (idp_id, kind, version) VALUES ($1, $2, $3)
     ON CONFLICT (idp_id, kind) DO UPDATE SET version = excluded.version`,
-  counts: `UPDATE script_rollouts SET counts = $4
-    WHERE idp_id = $1 AND kind = $2 AND to_version = $3 AND state = 'running'`,
+  add: `UPDATE script_rollouts SET ${added(4)}
+    WHERE idp_id = $1 AND kind = $2 AND to_version = $3 AND state = 'running' RETURNING ${COUNT_COLUMNS}`,
 } as const;
 
 /** The running canaries of an IdP, as JSON, for the IdP statement (`i` is the IdP row). */
@@ -62,7 +72,6 @@ export class PostgresRolloutTable {
         rollout.min_executions,
         rollout.promote_after,
         rollout.started_at,
-        JSON.stringify({ from: ZERO_COUNTS, to: ZERO_COUNTS }),
       ]);
       const row = rows[0];
       if (!row) throw new Error('a started canary is stored');
@@ -85,7 +94,7 @@ export class PostgresRolloutTable {
         end.state,
         end.at,
         end.reason,
-        JSON.stringify(end.counts),
+        ...countValues(end.delta),
       ]);
       const row = rows[0];
       if (!row) return undefined;
@@ -94,12 +103,18 @@ export class PostgresRolloutTable {
     });
   }
 
-  async saveCounts(
+  async add(
     idpId: string,
     kind: ScriptKind,
     toVersion: number,
-    counts: { from: RolloutCounts; to: RolloutCounts },
-  ): Promise<void> {
-    await this.pool.query(SQL.counts, [idpId, kind, toVersion, JSON.stringify(counts)]);
+    delta: RolloutCountPair,
+  ): Promise<RolloutCountPair | undefined> {
+    const { rows } = await this.pool.query<RolloutRow>(SQL.add, [
+      idpId,
+      kind,
+      toVersion,
+      ...countValues(delta),
+    ]);
+    return rows[0] && countsFromRow(rows[0]);
   }
 }

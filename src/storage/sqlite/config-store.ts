@@ -10,7 +10,7 @@ import type {
   Page,
   PageRequest,
   PropertyRecord,
-  RolloutCounts,
+  RolloutCountPair,
   RolloutEnd,
   RolloutRecord,
   RolloutRefusal,
@@ -248,14 +248,14 @@ export class SqliteConfigStore implements ConfigStore, RolloutStore {
   async endRollout(idpId: string, kind: ScriptKind, end: RolloutEnd): Promise<RolloutRecord | undefined> {
     return this.write(() => this.rollouts.end(idpId, kind, end));
   }
-  /** Counts are not part of the memoised IdP record, so storing them keeps the memo. */
-  async saveRolloutCounts(
+  /** Counts are not part of the memoised IdP record, so adding them keeps the memo. */
+  async addRolloutCounts(
     idpId: string,
     kind: ScriptKind,
     toVersion: number,
-    counts: { from: RolloutCounts; to: RolloutCounts },
-  ): Promise<void> {
-    this.rollouts.saveCounts(idpId, kind, toVersion, counts);
+    delta: RolloutCountPair,
+  ): Promise<RolloutCountPair | undefined> {
+    return this.rollouts.add(idpId, kind, toVersion, delta);
   }
 
   async getProperty(id: string): Promise<PropertyRecord | undefined> {

@@ -139,7 +139,8 @@ export const MIGRATIONS: readonly string[] = [
     PRIMARY KEY (idp_id, kind)
   );
   `,
-  // Script canaries (issue 14): the latest canary per IdP and script kind, running or ended.
+  // Script canaries (issue 14): the latest canary per IdP and script kind, running or ended,
+  // with each version's counts (nodes add theirs, so the totals are shared).
   `
   CREATE TABLE script_rollouts (
     idp_id         TEXT NOT NULL REFERENCES identity_providers (id) ON DELETE CASCADE,
@@ -154,7 +155,12 @@ export const MIGRATIONS: readonly string[] = [
     started_at     INTEGER NOT NULL,
     ended_at       INTEGER,
     reason         TEXT,
-    counts         TEXT NOT NULL,
+    from_executions INTEGER NOT NULL DEFAULT 0,
+    from_failures   INTEGER NOT NULL DEFAULT 0,
+    from_wall_ms    REAL NOT NULL DEFAULT 0,
+    to_executions   INTEGER NOT NULL DEFAULT 0,
+    to_failures     INTEGER NOT NULL DEFAULT 0,
+    to_wall_ms      REAL NOT NULL DEFAULT 0,
     PRIMARY KEY (idp_id, kind)
   );
   `,

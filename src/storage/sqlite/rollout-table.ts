@@ -1,6 +1,13 @@
 import type { ScriptKind } from '../../config/schema.js';
-import { type CanaryRow, type RolloutRow, rolloutFromRow, ZERO_COUNTS } from '../rollout-rows.js';
-import type { NewRollout, RolloutCounts, RolloutEnd, RolloutRecord, RolloutRefusal } from '../types.js';
+import {
+  type CanaryRow,
+  COUNT_COLUMNS,
+  countsFromRow,
+  countValues,
+  type RolloutRow,
+  rolloutFromRow,
+} from '../rollout-rows.js';
+import type { NewRollout, RolloutCountPair, RolloutEnd, RolloutRecord, RolloutRefusal } from '../types.js';
 import type { SqliteDatabase } from './database.js';
 
 /** The running canaries of an IdP with their new versions' scripts (for the IdP record). */
@@ -11,6 +18,12 @@ export const SQLITE_CANARIES = `SELECT r.kind, r.from_version, r.percent, r.marg
   WHERE r.idp_id = ? AND r.state = 'running'`;
 
 export type { CanaryRow };
+
+const COLUMNS = COUNT_COLUMNS.split(', ');
+/** Sets every count column to 0. */
+const ZEROED = COLUMNS.map((c) => `${c} = 0`).join(', ');
+/** Adds six parameters to the count columns, in their order. */
+const ADDED = COLUMNS.map((c) => `${c} = ${c} + ?`).join(', ');
 
 /** Canaries in SQLite: one row per IdP and kind; every change is one immediate transaction. */
 export class RolloutTable {
@@ -32,25 +45,26 @@ export class RolloutTable {
         .pluck(),
       put: db.prepare(
         `INSERT INTO script_rollouts (idp_id, kind, from_version, to_version, state, percent, margin_points,
-           min_executions, promote_after, started_at, ended_at, reason, counts)
+           min_executions, promote_after, started_at)
          VALUES (@idp_id, @kind, @from_version, @to_version, 'running', @percent, @margin_points,
-           @min_executions, @promote_after, @started_at, NULL, NULL, @counts)
+           @min_executions, @promote_after, @started_at)
          ON CONFLICT (idp_id, kind) DO UPDATE SET from_version = excluded.from_version,
            to_version = excluded.to_version, state = 'running', percent = excluded.percent,
            margin_points = excluded.margin_points, min_executions = excluded.min_executions,
            promote_after = excluded.promote_after, started_at = excluded.started_at, ended_at = NULL,
-           reason = NULL, counts = excluded.counts`,
+           reason = NULL, ${ZEROED}`,
       ),
-      end: db.prepare<[string, number, string, string, string, string, number]>(
-        `UPDATE script_rollouts SET state = ?, ended_at = ?, reason = ?, counts = ?
+      end: db.prepare<[string, number, string, ...number[], string, string, number]>(
+        `UPDATE script_rollouts SET state = ?, ended_at = ?, reason = ?, ${ADDED}
          WHERE idp_id = ? AND kind = ? AND to_version = ? AND state = 'running'`,
       ),
       activate: db.prepare<[string, string, number]>(
         `INSERT INTO active_scripts (idp_id, kind, version) VALUES (?, ?, ?)
          ON CONFLICT (idp_id, kind) DO UPDATE SET version = excluded.version`,
       ),
-      counts: db.prepare<[string, string, string, number]>(
-        `UPDATE script_rollouts SET counts = ? WHERE idp_id = ? AND kind = ? AND to_version = ? AND state = 'running'`,
+      add: db.prepare<[...number[], string, string, number], RolloutRow>(
+        `UPDATE script_rollouts SET ${ADDED}
+         WHERE idp_id = ? AND kind = ? AND to_version = ? AND state = 'running' RETURNING ${COUNT_COLUMNS}`,
       ),
     };
   }
@@ -69,7 +83,6 @@ export class RolloutTable {
           kind,
           from_version: active,
           ...rollout,
-          counts: JSON.stringify({ from: ZERO_COUNTS, to: ZERO_COUNTS }),
         });
         return this.read(idpId, kind) as RolloutRecord;
       })
@@ -88,7 +101,7 @@ export class RolloutTable {
           end.state,
           end.at,
           end.reason,
-          JSON.stringify(end.counts),
+          ...countValues(end.delta),
           idpId,
           kind,
           end.to_version,
@@ -100,12 +113,13 @@ export class RolloutTable {
       .immediate();
   }
 
-  saveCounts(
+  add(
     idpId: string,
     kind: ScriptKind,
     toVersion: number,
-    counts: { from: RolloutCounts; to: RolloutCounts },
-  ) {
-    this.s.counts.run(JSON.stringify(counts), idpId, kind, toVersion);
+    delta: RolloutCountPair,
+  ): RolloutCountPair | undefined {
+    const row = this.s.add.get(...countValues(delta), idpId, kind, toVersion);
+    return row && countsFromRow(row);
   }
 }
