@@ -26,6 +26,7 @@ import { backchannelRoute } from './registration/backchannel.js';
 import { completeRoute } from './registration/complete.js';
 import { initRoute } from './registration/init.js';
 import type { RolloutMonitor } from './rollout/monitor.js';
+import type { ShadowRunner } from './rollout/shadow.js';
 import type { Storage } from './storage/open.js';
 
 /** The package version, shown in the OpenAPI document (`../package.json` from `src/` and from `dist/`). */
@@ -47,6 +48,8 @@ export interface AppDeps {
   engineMetrics: EngineMetrics;
   /** Counts canaried scripts' executions and ends canaries on their own. */
   rollouts: RolloutMonitor;
+  /** Runs shadows beside live executions and keeps their comparisons. */
+  shadows: ShadowRunner;
   logger: Logger;
   /** The clock console sessions are timed by (tests move their own); `Date.now` when absent. */
   clock?: () => number;
@@ -99,9 +102,11 @@ export function buildApp(config: RegistrarConfig, deps: AppDeps): FastifyInstanc
     authenticator: deps.authenticators.apiClients,
     engineConfig: config.engine,
     rollouts: deps.rollouts,
+    shadows: deps.shadows,
   });
   const registration = {
     rollouts: deps.rollouts,
+    shadows: deps.shadows,
     store: deps.storage.config,
     transactions: deps.storage.transactions,
     engine: deps.engine,
@@ -127,6 +132,7 @@ export function buildApp(config: RegistrarConfig, deps: AppDeps): FastifyInstanc
     scriptTests: deps.storage.scriptTests,
     rollouts: deps.rollouts,
     rolloutStore: deps.storage.rollouts,
+    shadows: deps.shadows,
     ...(consoleSessions ? { consoleSessions } : {}),
   });
   app.register(tokenRoutes, {

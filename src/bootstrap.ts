@@ -15,6 +15,7 @@ import { OutboundHttp } from './outbound/client.js';
 import { OutboundMetrics } from './outbound/metrics.js';
 import { RolloutMetrics } from './rollout/metrics.js';
 import { RolloutMonitor } from './rollout/monitor.js';
+import { ShadowRunner } from './rollout/shadow.js';
 import { AuthGuard } from './security/auth-guard.js';
 import { CredentialCache } from './security/credential-cache.js';
 import { openStorage, redisOptions } from './storage/open.js';
@@ -90,12 +91,14 @@ export async function createDeps(
       config.server.config_refresh_ms,
     );
     const running: ScriptEngine = engine;
+    const rolloutMetrics = new RolloutMetrics(metrics);
     const rollouts = new RolloutMonitor({
       store: storage.rollouts,
       auditEvents: storage.auditEvents,
       logger,
-      metrics: new RolloutMetrics(metrics),
+      metrics: rolloutMetrics,
     });
+    const shadows = new ShadowRunner(running, config.engine, logger, rolloutMetrics);
     return {
       storage,
       engine: running,
@@ -106,6 +109,7 @@ export async function createDeps(
       metrics,
       engineMetrics,
       rollouts,
+      shadows,
       logger,
       async close() {
         clearInterval(purge);

@@ -3,6 +3,7 @@ import type { ConsoleSessions } from '../console/sessions.js';
 import type { ScriptEngine } from '../engine/engine.js';
 import type { ApiClientAuthenticator } from '../http/authenticate.js';
 import type { RolloutMonitor } from '../rollout/monitor.js';
+import type { ShadowRunner } from '../rollout/shadow.js';
 import type { AuditEventStore, ConfigStore, RolloutStore, ScriptTestStore } from '../storage/types.js';
 
 /** What the admin routes work on. */
@@ -21,6 +22,8 @@ export interface AdminDeps {
   rolloutStore: RolloutStore;
   /** This node's canary counts (and the end of a canary by hand, which it must forget). */
   rollouts: RolloutMonitor;
+  /** This node's shadow comparisons. */
+  shadows: ShadowRunner;
   /** Where configuration changes are stored as audit events. */
   auditEvents: AuditEventStore;
   /** Console sessions, whose cookie authenticates like Basic credentials; absent when the console is off. */

@@ -11,6 +11,7 @@ import { dryRunRoute } from './dry-run-route.js';
 import { identityProviderRoutes } from './identity-providers.js';
 import { propertyRoutes } from './properties.js';
 import { scriptRolloutRoutes } from './script-rollout.js';
+import { scriptShadowRoutes } from './script-shadow.js';
 import { scriptTestRoutes } from './script-tests.js';
 import { scriptRoutes } from './scripts.js';
 
@@ -38,6 +39,7 @@ export async function adminRoutes(app: FastifyInstance, deps: AdminDeps): Promis
       await admin.register(dryRunRoute, deps);
       await admin.register(scriptTestRoutes, deps);
       await admin.register(scriptRolloutRoutes, deps);
+      await admin.register(scriptShadowRoutes, deps);
       await admin.register(propertyRoutes, deps);
     },
     { prefix: ADMIN_PREFIX },

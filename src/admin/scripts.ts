@@ -35,6 +35,14 @@ const BASE = '/identity-providers/:id/scripts/:kind';
 const iso = (ms: number) => new Date(ms).toISOString();
 const sha256 = (text: string) => createHash('sha256').update(text).digest('hex');
 
+/** `?force=` and `?activate=` of a save. */
+const saveQuery = forceQuery.extend({
+  activate: z
+    .enum(['true', 'false'])
+    .optional()
+    .describe('`false`: store the version without activating it (no tests run)'),
+});
+
 /** The gated routes' 422. */
 const TESTS_FAILED = {
   422: {
@@ -83,10 +91,10 @@ export async function scriptRoutes(app: FastifyInstance, deps: AdminDeps): Promi
     adminDoc({
       summary: 'Save a script as a new version and activate it',
       description:
-        'Compiles the source first: a syntax error is `invalid_request` with its line and column, and nothing changes. Saving the active source again creates no version (200 instead of 201). When the script has stored test cases, they run against the new source first: if any fails, the version is stored but not activated and the answer is `script_tests_failed` (422) with its `Location`; `?force=true` activates it anyway (audited as forced).',
+        'Compiles the source first: a syntax error is `invalid_request` with its line and column, and nothing changes. Saving the active source again creates no version (200 instead of 201). When the script has stored test cases, they run against the new source first: if any fails, the version is stored but not activated and the answer is `script_tests_failed` (422) with its `Location`; `?force=true` activates it anyway (audited as forced). `?activate=false` only stores the version (a draft for a canary or a shadow); no tests run then.',
       tags: [TAG],
       params: scriptParams,
-      query: forceQuery,
+      query: saveQuery,
       body: scriptInput,
       ok: activeScriptView,
       created: activeScriptView,
@@ -94,9 +102,11 @@ export async function scriptRoutes(app: FastifyInstance, deps: AdminDeps): Promi
     }),
     async (request, reply) => {
       const { idp, kind } = await target(request.params);
-      const force = forced(request.query);
+      const query = parseOrReject(saveQuery, request.query ?? {}, 'the query');
+      const force = query.force === 'true';
+      const activate = query.activate !== 'false';
       const { source } = parseOrReject(scriptInput, request.body);
-      refuseWhileCanary(idp, kind);
+      if (activate) refuseWhileCanary(idp, kind);
       const script = { source, filename: scriptFilename(idp.id, kind) };
       const problem = compileProblem('source', script);
       if (problem) throw invalidFields('the script does not compile', [problem]);
@@ -105,9 +115,11 @@ export async function scriptRoutes(app: FastifyInstance, deps: AdminDeps): Promi
       }
       // The gate: a changed source runs the stored cases before it may become active.
       const changed = idp.scripts[kind]?.sha256 !== sha256(source);
-      const run = changed ? await gateRun(deps, idp, kind, source) : null;
+      const run = changed && activate ? await gateRun(deps, idp, kind, source) : null;
       const failing = run !== null && run.failed > 0;
-      const saved = await store.saveScript(idp.id, kind, script, { activate: !failing || force });
+      const saved = await store.saveScript(idp.id, kind, script, {
+        activate: activate && (!failing || force),
+      });
       if (!saved) throw notFound('identity provider', idp.id);
       const { version, sha256: hash, filename } = saved.version;
       const answer = { kind, version, sha256: hash, filename, source };
@@ -119,7 +131,7 @@ export async function scriptRoutes(app: FastifyInstance, deps: AdminDeps): Promi
           before: idp.scripts[kind]
             ? { version: idp.scripts[kind].version, sha256: idp.scripts[kind].sha256 }
             : null,
-          after: { version, sha256: hash, ...gateAudit(run, force) },
+          after: { version, sha256: hash, ...(activate ? gateAudit(run, force) : { activated: false }) },
         });
         reply.header(
           'location',

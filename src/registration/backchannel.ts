@@ -5,6 +5,7 @@ import { audited, noteAudit } from '../http/audit.js';
 import { type ApiClientAuthenticator, requireScope } from '../http/authenticate.js';
 import { sendJson } from '../http/errors.js';
 import type { RolloutMonitor } from '../rollout/monitor.js';
+import type { ShadowRunner } from '../rollout/shadow.js';
 import type { ConfigStore } from '../storage/types.js';
 import { parseBackchannelBody } from './backchannel-body.js';
 import { findEnabledIdentityProvider } from './identity-provider.js';
@@ -18,6 +19,8 @@ export interface BackchannelDeps {
   engineConfig: EngineConfig;
   /** Counts executions of canaried scripts; absent: canaries still choose, nothing is counted. */
   rollouts?: RolloutMonitor;
+  /** Runs shadows; absent: none run. */
+  shadows?: ShadowRunner;
 }
 
 export const BACKCHANNEL_PATH = '/oauth/api/v3/custom-registration/:idp/backchannel';
@@ -47,7 +50,7 @@ export async function backchannelRoute(app: FastifyInstance, deps: BackchannelDe
       [body.data, null, null, null],
       request.id,
       // A canary's choice is sticky per data string.
-      { rollouts: deps.rollouts, callerKey: body.data },
+      { rollouts: deps.rollouts, shadows: deps.shadows, callerKey: body.data },
     );
     noteAudit(request, { scriptStatus: status });
     const answer = responsePayload === undefined ? { status } : { status, data: responsePayload };

@@ -9,6 +9,7 @@ import { sendJson } from '../http/errors.js';
 import type { IssuedTokens, RegisteredUser, TokenService } from '../oauth/tokens.js';
 import { cleanUserAttributes } from '../oauth/user-claims.js';
 import type { RolloutMonitor } from '../rollout/monitor.js';
+import type { ShadowRunner } from '../rollout/shadow.js';
 import type { ApplicationRecord, ConfigStore, TransactionStore } from '../storage/types.js';
 import { bodyObject, findIdentityProviderFor, optionalString } from './application-request.js';
 import { COMPLETE_DOC } from './route-docs.js';
@@ -33,6 +34,8 @@ export interface CompleteDeps {
   engineConfig: EngineConfig;
   /** Counts executions of canaried scripts; absent: canaries still choose, nothing is counted. */
   rollouts?: RolloutMonitor;
+  /** Runs shadows; absent: none run. */
+  shadows?: ShadowRunner;
 }
 
 /**
@@ -69,7 +72,7 @@ export async function completeRoute(app: FastifyInstance, deps: CompleteDeps): P
           [data, null, registrationData, hookParams],
           request.id,
           // A canary's choice is sticky per transaction (two_step), else per data string.
-          { rollouts: deps.rollouts, callerKey: claim ? claim.transaction.id : data },
+          { rollouts: deps.rollouts, shadows: deps.shadows, callerKey: claim ? claim.transaction.id : data },
         );
       } catch (error) {
         if (claim) await releaseTransaction(deps.transactions, claim, request.log); // the user may retry

@@ -7,6 +7,7 @@ import { audited, noteAudit } from '../http/audit.js';
 import type { ApplicationAuthenticator } from '../http/authenticate.js';
 import { sendJson } from '../http/errors.js';
 import type { RolloutMonitor } from '../rollout/monitor.js';
+import type { ShadowRunner } from '../rollout/shadow.js';
 import type { ConfigStore, TransactionStore } from '../storage/types.js';
 import { bodyObject, findIdentityProviderFor, optionalString } from './application-request.js';
 import { INIT_DOC } from './route-docs.js';
@@ -21,6 +22,8 @@ export interface InitDeps {
   transactionTtlSeconds: number;
   /** Counts executions of canaried scripts; absent: canaries still choose, nothing is counted. */
   rollouts?: RolloutMonitor;
+  /** Runs shadows; absent: none run. */
+  shadows?: ShadowRunner;
 }
 
 /**
@@ -50,7 +53,7 @@ export async function initRoute(app: FastifyInstance, deps: InitDeps): Promise<v
         'init',
         [data, null, null, null],
         request.id,
-        { rollouts: deps.rollouts, callerKey: newTransactionId },
+        { rollouts: deps.rollouts, shadows: deps.shadows, callerKey: newTransactionId },
       );
       const { status, responsePayload, registrationData } = result;
       noteAudit(request, { scriptStatus: status });

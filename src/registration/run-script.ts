@@ -6,6 +6,7 @@ import { RegistrarError } from '../errors.js';
 import { egressFor } from '../outbound/effective-policy.js';
 import { takesCanary } from '../rollout/assign.js';
 import type { RolloutMonitor } from '../rollout/monitor.js';
+import type { ShadowRunner } from '../rollout/shadow.js';
 import type { IdentityProviderRecord } from '../storage/types.js';
 
 /** A script status in the success range 2000–2999. */
@@ -23,6 +24,8 @@ export interface CanaryOptions {
    * while a canary runs (see docs/script-rollout.md); null: chosen at random.
    */
   callerKey?: string | null;
+  /** Copies executions to a kind's shadow; without it shadows are not run. */
+  shadows?: ShadowRunner | undefined;
 }
 
 /**
@@ -62,6 +65,10 @@ export async function runIdpScript(
     requestId,
     outbound: egressFor(engineConfig, idp),
   });
+  const shadow = idp.shadows?.[kind];
+  if (shadow && canaryOptions.shadows) {
+    canaryOptions.shadows.offer(idp, kind, shadow, args, requestId, { version: script.version, outcome });
+  }
   if (canary && canaryOptions.rollouts) {
     const failed = !outcome.ok || outcome.result.status >= 5000;
     canaryOptions.rollouts.record(idp.id, kind, canary, script.version, failed, outcome.wallMs);

@@ -2,7 +2,7 @@
  * Per-version metric families of scripts with a canary running: executions, failures
  * (engine failures and statuses of 5000 and more) and wall time, labelled `idp`, `kind`
  * and `version`. Only canaried scripts are counted, so a long version history does not
- * grow the label sets of every script.
+ * grow the label sets of every script. And shadow comparisons by result.
  */
 import { Counter, Histogram, type Registry } from 'prom-client';
 import { SCRIPT_DURATION_BUCKETS } from '../engine/metrics.js';
@@ -12,6 +12,7 @@ export class RolloutMetrics {
   private readonly executions: Counter<'idp' | 'kind' | 'version'>;
   private readonly failures: Counter<'idp' | 'kind' | 'version'>;
   private readonly duration: Histogram<'idp' | 'kind' | 'version'>;
+  private readonly shadows: Counter<'idp' | 'kind' | 'result'>;
 
   constructor(registry: Registry) {
     const labelNames = ['idp', 'kind', 'version'] as const;
@@ -34,6 +35,17 @@ export class RolloutMetrics {
       buckets: [...SCRIPT_DURATION_BUCKETS],
       registers: [registry],
     });
+    this.shadows = new Counter({
+      name: 'registrar_script_shadow_comparisons_total',
+      help: 'Live executions copied to a shadow version, by result: same, different, or skipped (too many shadow runs in flight).',
+      labelNames: ['idp', 'kind', 'result'],
+      registers: [registry],
+    });
+  }
+
+  /** Counts one shadow comparison. */
+  shadow(idp: string, kind: string, result: 'same' | 'different' | 'skipped'): void {
+    this.shadows.inc({ idp, kind, result });
   }
 
   /** Counts one execution of `version`. */

@@ -29,6 +29,9 @@ export const AUDITED_ACTIONS = [
   'promote_rollout',
   'rollback_rollout',
   'abort_rollout',
+  /** A shadow of a script version started or stopped. */
+  'start_shadow',
+  'stop_shadow',
 ] as const;
 export type AuditedAction = (typeof AUDITED_ACTIONS)[number];
 

@@ -3,7 +3,7 @@ import type { ConfigStore } from './types.js';
 /** The lookups on every request's path, memoised. */
 const MEMOISED = ['getApiClient', 'getApplication', 'getIdentityProvider'] as const;
 /** Methods that change configuration: each clears the memo when it completes (canary counts are not in it). */
-const WRITE = /^(create|upsert|delete|write|save|activate|startRollout|endRollout)/;
+const WRITE = /^(create|upsert|delete|write|save|activate|startRollout|endRollout|startShadow|stopShadow)/;
 
 /**
  * Wraps a ConfigStore on a shared database (PostgreSQL) so the request path does not

@@ -1,5 +1,12 @@
 import type { ScriptKind } from '../config/schema.js';
-import type { Canary, RolloutCountPair, RolloutCounts, RolloutRecord, RolloutState } from './types.js';
+import type {
+  Canary,
+  RolloutCountPair,
+  RolloutCounts,
+  RolloutRecord,
+  RolloutState,
+  Shadow,
+} from './types.js';
 
 /** No executions yet. */
 export const ZERO_COUNTS: RolloutCounts = { executions: 0, failures: 0, wall_ms: 0 };
@@ -115,4 +122,34 @@ export function canariesFromRows(
     };
   }
   return canaries;
+}
+
+/** A shadow row joined with its version's script, as the IdP record carries it. */
+export interface ShadowRow {
+  kind: string;
+  percent: number;
+  started_at: number | string;
+  version: number;
+  source: string;
+  sha256: string;
+  filename: string;
+}
+
+/** The IdP record's `shadows` of its rows; undefined when none runs. */
+export function shadowsFromRows(rows: readonly ShadowRow[]): Partial<Record<ScriptKind, Shadow>> | undefined {
+  if (rows.length === 0) return undefined;
+  const shadows: Partial<Record<ScriptKind, Shadow>> = {};
+  for (const row of rows) {
+    shadows[row.kind as ScriptKind] = {
+      percent: Number(row.percent),
+      started_at: Number(row.started_at),
+      version: {
+        version: Number(row.version),
+        source: row.source,
+        sha256: row.sha256,
+        filename: row.filename,
+      },
+    };
+  }
+  return shadows;
 }

@@ -125,4 +125,19 @@ export interface RolloutStore {
     toVersion: number,
     delta: RolloutCountPair,
   ): Promise<RolloutCountPair | undefined>;
+  /**
+   * Runs `version` as a shadow of the kind's active version (replacing any shadow of the
+   * kind); false when the IdP or version does not exist.
+   */
+  startShadow(idpId: string, kind: ScriptKind, shadow: NewShadow): Promise<boolean>;
+  /** Stops the kind's shadow; false when none ran. */
+  stopShadow(idpId: string, kind: ScriptKind): Promise<boolean>;
+}
+
+/** What starting a shadow needs. */
+export interface NewShadow {
+  version: number;
+  /** The share of live executions (1–100) copied to the shadow. */
+  percent: number;
+  started_at: number;
 }

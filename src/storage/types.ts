@@ -43,6 +43,15 @@ export interface IdentityProviderRecord {
   scripts: Partial<Record<ScriptKind, ScriptVersion>>;
   /** The running canary of each kind that has one (absent when none runs). */
   canaries?: Partial<Record<ScriptKind, Canary>>;
+  /** The shadow of each kind that has one (absent when none runs). */
+  shadows?: Partial<Record<ScriptKind, Shadow>>;
+}
+
+/** A version run beside the active one on copies of live inputs; its answers only reported. */
+export interface Shadow {
+  version: ScriptVersion;
+  percent: number;
+  started_at: number;
 }
 
 /** A running canary as the request path needs it: the new version and how much traffic it gets. */

@@ -5,7 +5,7 @@
 import assert from 'node:assert/strict';
 import { afterEach, beforeEach, describe, test } from 'node:test';
 import type { ConfigStore, NewRollout, RolloutStore } from '../../src/storage/types.js';
-import { fields, script } from './config-conformance.js';
+import { fields, script, sha256 } from './config-conformance.js';
 
 /** A freshly opened, empty configuration store that also keeps canaries. */
 export interface RolloutFixture {
@@ -161,6 +161,35 @@ export function rolloutStoreConformance(name: string, open: () => Promise<Rollou
       assert.equal(next.reason, null);
       assert.equal(next.ended_at, null);
       assert.deepEqual(next.counts, counts(0));
+    });
+
+    test('a shadow is carried by the IdP record with its script until it is stopped', async () => {
+      assert.equal(
+        await store.startShadow('a', 'backchannel', { version: 9, percent: 50, started_at: T0 }),
+        false,
+      );
+      assert.equal(
+        await store.startShadow('nope', 'backchannel', { version: 1, percent: 50, started_at: T0 }),
+        false,
+      );
+      assert.equal(
+        await store.startShadow('a', 'backchannel', { version: 2, percent: 50, started_at: T0 }),
+        true,
+      );
+      const shadow = (await store.getIdentityProvider('a'))?.shadows?.backchannel;
+      assert.deepEqual(shadow, {
+        percent: 50,
+        started_at: T0,
+        version: { version: 2, source: 'b2', sha256: sha256('b2'), filename: 'two.js' },
+      });
+      assert.equal(
+        await store.startShadow('a', 'backchannel', { version: 1, percent: 100, started_at: T0 + 1 }),
+        true,
+      );
+      assert.equal((await store.getIdentityProvider('a'))?.shadows?.backchannel?.version.version, 1);
+      assert.equal(await store.stopShadow('a', 'backchannel'), true);
+      assert.equal(await store.stopShadow('a', 'backchannel'), false);
+      assert.equal((await store.getIdentityProvider('a'))?.shadows, undefined);
     });
 
     test('a canary goes with its IdP', async () => {

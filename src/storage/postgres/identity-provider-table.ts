@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import type { Pool, PoolClient, QueryConfig } from 'pg';
 import { type IdpLimits, SCRIPT_KINDS, type ScriptKind } from '../../config/schema.js';
 import { pageOf } from '../paging.js';
-import { type CanaryRow, canariesFromRows } from '../rollout-rows.js';
+import { type CanaryRow, canariesFromRows, type ShadowRow, shadowsFromRows } from '../rollout-rows.js';
 import type {
   IdentityProviderFields,
   IdentityProviderRecord,
@@ -15,7 +15,7 @@ import type {
   ScriptVersionInfo,
 } from '../types.js';
 import { inTransaction } from './database.js';
-import { POSTGRES_CANARIES } from './rollout-table.js';
+import { POSTGRES_CANARIES, POSTGRES_SHADOWS } from './rollout-table.js';
 
 interface IdpRow {
   id: string;
@@ -28,6 +28,8 @@ interface IdpRow {
   scripts: Array<ScriptVersion & { kind: ScriptKind }>;
   /** The running canaries, aggregated as JSON in the same statement. */
   canaries: CanaryRow[];
+  /** The shadows, aggregated as JSON in the same statement. */
+  shadows: ShadowRow[];
 }
 
 type VersionRow = ScriptVersionInfo & { source?: string };
@@ -46,7 +48,8 @@ const SELECT_IDP = `
       FROM active_scripts a JOIN script_versions v USING (idp_id, kind, version)
       WHERE a.idp_id = i.id
     ), '[]'::json) AS scripts,
-    ${POSTGRES_CANARIES}
+    ${POSTGRES_CANARIES},
+    ${POSTGRES_SHADOWS}
   FROM identity_providers i`;
 
 const VERSION_INFO = `
@@ -263,12 +266,20 @@ function fieldParams(idp: IdentityProviderFields): unknown[] {
   ];
 }
 
-function toRecord({ scripts: active, http, canaries: running, ...fields }: IdpRow): IdentityProviderRecord {
+function toRecord({
+  scripts: active,
+  http,
+  canaries: running,
+  shadows: shadowRows,
+  ...fields
+}: IdpRow): IdentityProviderRecord {
   const scripts: IdentityProviderRecord['scripts'] = {};
   for (const { kind, ...version } of active) scripts[kind] = version;
   const record: IdentityProviderRecord = { ...fields, scripts };
   if (http !== null) record.http = http;
   const canaries = canariesFromRows(running);
   if (canaries) record.canaries = canaries;
+  const shadows = shadowsFromRows(shadowRows);
+  if (shadows) record.shadows = shadows;
   return record;
 }

@@ -7,7 +7,14 @@ import {
   type RolloutRow,
   rolloutFromRow,
 } from '../rollout-rows.js';
-import type { NewRollout, RolloutCountPair, RolloutEnd, RolloutRecord, RolloutRefusal } from '../types.js';
+import type {
+  NewRollout,
+  NewShadow,
+  RolloutCountPair,
+  RolloutEnd,
+  RolloutRecord,
+  RolloutRefusal,
+} from '../types.js';
 import { inTransaction } from './database.js';
 
 const COLUMNS = COUNT_COLUMNS.split(', ');
@@ -15,6 +22,12 @@ const COLUMNS = COUNT_COLUMNS.split(', ');
 const added = (first: number) => COLUMNS.map((c, i) => `${c} = ${c} + $${first + i}`).join(', ');
 
 const SQL = {
+  putShadow: `INSERT INTO script_shadows (idp_id, kind, version, percent, started_at)
+    SELECT $1, $2, $3, $4, $5 WHERE EXISTS
+      (SELECT 1 FROM script_versions WHERE idp_id = $1 AND kind = $2 AND version = $3)
+    ON CONFLICT (idp_id, kind) DO UPDATE SET version = excluded.version, percent = excluded.percent,
+      started_at = excluded.started_at`,
+  stopShadow: 'DELETE FROM script_shadows WHERE idp_id = $1 AND kind = $2',
   get: 'SELECT * FROM script_rollouts WHERE idp_id = $1 AND kind = $2',
   // Locks the IdP row, so starts, ends and script changes of one IdP run one after another.
   lock: 'SELECT 1 FROM identity_providers WHERE id = $1 FOR UPDATE',
@@ -47,6 +60,15 @@ export const POSTGRES_CANARIES = `COALESCE((
         ON v.idp_id = r.idp_id AND v.kind = r.kind AND v.version = r.to_version
       WHERE r.idp_id = i.id AND r.state = 'running'
     ), '[]'::json) AS canaries`;
+
+/** The shadows of an IdP, as JSON, for the IdP statement (`i` is the IdP row). */
+export const POSTGRES_SHADOWS = `COALESCE((
+      SELECT json_agg(json_build_object('kind', s.kind, 'percent', s.percent, 'started_at', s.started_at,
+        'version', v.version, 'source', v.source, 'sha256', v.sha256, 'filename', v.filename) ORDER BY s.kind)
+      FROM script_shadows s JOIN script_versions v
+        ON v.idp_id = s.idp_id AND v.kind = s.kind AND v.version = s.version
+      WHERE s.idp_id = i.id
+    ), '[]'::json) AS shadows`;
 
 /** Canaries in PostgreSQL: one row per IdP and kind; changes lock the IdP row first. */
 export class PostgresRolloutTable {
@@ -116,5 +138,14 @@ export class PostgresRolloutTable {
       ...countValues(delta),
     ]);
     return rows[0] && countsFromRow(rows[0]);
+  }
+
+  async startShadow(idpId: string, kind: ScriptKind, shadow: NewShadow): Promise<boolean> {
+    const values = [idpId, kind, shadow.version, shadow.percent, shadow.started_at];
+    return (await this.pool.query(SQL.putShadow, values)).rowCount === 1;
+  }
+
+  async stopShadow(idpId: string, kind: ScriptKind): Promise<boolean> {
+    return (await this.pool.query(SQL.stopShadow, [idpId, kind])).rowCount === 1;
   }
 }

@@ -7,6 +7,7 @@ import type {
   IdentityProviderFields,
   IdentityProviderRecord,
   NewRollout,
+  NewShadow,
   Page,
   PageRequest,
   PropertyRecord,
@@ -256,6 +257,13 @@ export class SqliteConfigStore implements ConfigStore, RolloutStore {
     delta: RolloutCountPair,
   ): Promise<RolloutCountPair | undefined> {
     return this.rollouts.add(idpId, kind, toVersion, delta);
+  }
+
+  async startShadow(idpId: string, kind: ScriptKind, shadow: NewShadow): Promise<boolean> {
+    return this.write(() => this.rollouts.startShadow(idpId, kind, shadow));
+  }
+  async stopShadow(idpId: string, kind: ScriptKind): Promise<boolean> {
+    return this.write(() => this.rollouts.stopShadow(idpId, kind));
   }
 
   async getProperty(id: string): Promise<PropertyRecord | undefined> {

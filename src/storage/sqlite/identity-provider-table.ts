@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import { SCRIPT_KINDS, type ScriptKind } from '../../config/schema.js';
 import { pageOf } from '../paging.js';
-import { canariesFromRows } from '../rollout-rows.js';
+import { canariesFromRows, type ShadowRow, shadowsFromRows } from '../rollout-rows.js';
 import type {
   IdentityProviderFields,
   IdentityProviderRecord,
@@ -13,7 +13,7 @@ import type {
   ScriptVersionInfo,
 } from '../types.js';
 import type { SqliteDatabase } from './database.js';
-import { type CanaryRow, SQLITE_CANARIES } from './rollout-table.js';
+import { type CanaryRow, SQLITE_CANARIES, SQLITE_SHADOWS } from './rollout-table.js';
 
 interface IdpRow {
   id: string;
@@ -62,6 +62,7 @@ export class IdentityProviderTable {
          WHERE a.idp_id = ?`,
       ),
       canaries: db.prepare<[string], CanaryRow>(SQLITE_CANARIES),
+      shadows: db.prepare<[string], ShadowRow>(SQLITE_SHADOWS),
       insert: db.prepare<[string, string | null, string, number, string, string | null, number]>(
         `INSERT INTO identity_providers (id, name, flow, enabled, limits, http, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?)
          ON CONFLICT (id) DO NOTHING`,
@@ -285,6 +286,8 @@ export class IdentityProviderTable {
     if (http !== null) record.http = JSON.parse(http);
     const canaries = canariesFromRows(this.s.canaries.all(row.id));
     if (canaries) record.canaries = canaries;
+    const shadows = shadowsFromRows(this.s.shadows.all(row.id));
+    if (shadows) record.shadows = shadows;
     return record;
   }
 }

@@ -164,4 +164,15 @@ export const MIGRATIONS: readonly string[] = [
     PRIMARY KEY (idp_id, kind)
   );
   `,
+  // Script shadows (issue 14): a stored version run beside the active one on copies of live inputs.
+  `
+  CREATE TABLE script_shadows (
+    idp_id     TEXT NOT NULL REFERENCES identity_providers (id) ON DELETE CASCADE,
+    kind       TEXT NOT NULL CHECK (kind IN ('init', 'complete', 'backchannel')),
+    version    INTEGER NOT NULL,
+    percent    INTEGER NOT NULL,
+    started_at INTEGER NOT NULL,
+    PRIMARY KEY (idp_id, kind)
+  );
+  `,
 ];

@@ -7,7 +7,14 @@ import {
   type RolloutRow,
   rolloutFromRow,
 } from '../rollout-rows.js';
-import type { NewRollout, RolloutCountPair, RolloutEnd, RolloutRecord, RolloutRefusal } from '../types.js';
+import type {
+  NewRollout,
+  NewShadow,
+  RolloutCountPair,
+  RolloutEnd,
+  RolloutRecord,
+  RolloutRefusal,
+} from '../types.js';
 import type { SqliteDatabase } from './database.js';
 
 /** The running canaries of an IdP with their new versions' scripts (for the IdP record). */
@@ -18,6 +25,12 @@ export const SQLITE_CANARIES = `SELECT r.kind, r.from_version, r.percent, r.marg
   WHERE r.idp_id = ? AND r.state = 'running'`;
 
 export type { CanaryRow };
+
+/** The shadows of an IdP with their versions' scripts (for the IdP record). */
+export const SQLITE_SHADOWS = `SELECT s.kind, s.percent, s.started_at, v.version, v.source, v.sha256, v.filename
+  FROM script_shadows s JOIN script_versions v
+    ON v.idp_id = s.idp_id AND v.kind = s.kind AND v.version = s.version
+  WHERE s.idp_id = ?`;
 
 const COLUMNS = COUNT_COLUMNS.split(', ');
 /** Sets every count column to 0. */
@@ -62,6 +75,12 @@ export class RolloutTable {
         `INSERT INTO active_scripts (idp_id, kind, version) VALUES (?, ?, ?)
          ON CONFLICT (idp_id, kind) DO UPDATE SET version = excluded.version`,
       ),
+      putShadow: db.prepare<[string, string, number, number, number]>(
+        `INSERT INTO script_shadows (idp_id, kind, version, percent, started_at) VALUES (?, ?, ?, ?, ?)
+         ON CONFLICT (idp_id, kind) DO UPDATE SET version = excluded.version, percent = excluded.percent,
+           started_at = excluded.started_at`,
+      ),
+      stopShadow: db.prepare<[string, string]>('DELETE FROM script_shadows WHERE idp_id = ? AND kind = ?'),
       add: db.prepare<[...number[], string, string, number], RolloutRow>(
         `UPDATE script_rollouts SET ${ADDED}
          WHERE idp_id = ? AND kind = ? AND to_version = ? AND state = 'running' RETURNING ${COUNT_COLUMNS}`,
@@ -121,5 +140,19 @@ export class RolloutTable {
   ): RolloutCountPair | undefined {
     const row = this.s.add.get(...countValues(delta), idpId, kind, toVersion);
     return row && countsFromRow(row);
+  }
+
+  startShadow(idpId: string, kind: ScriptKind, shadow: NewShadow): boolean {
+    return this.db
+      .transaction(() => {
+        if (this.s.version.get(idpId, kind, shadow.version) === undefined) return false;
+        this.s.putShadow.run(idpId, kind, shadow.version, shadow.percent, shadow.started_at);
+        return true;
+      })
+      .immediate();
+  }
+
+  stopShadow(idpId: string, kind: ScriptKind): boolean {
+    return this.s.stopShadow.run(idpId, kind).changes === 1;
   }
 }
