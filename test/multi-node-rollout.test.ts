@@ -37,6 +37,14 @@ const FLAKY = `function execute(data) {
   if (Number(String(data).slice(5)) % 3 === 0) throw new Error("boom for " + data);
   return { status: 2000, responsePayload: "v2" };
 }`;
+/** Answers whether the real CACHE holds what the shadow below stores. */
+const SEES =
+  'function execute(data) { return { status: 2000, responsePayload: "seen:" + CACHE.fetch("shadow-" + data) }; }';
+/** The shadow: stores into its CACHE, and answers 5000 for user-3. */
+const SHADOW = `function execute(data) {
+  CACHE.store("shadow-" + data, "x");
+  return { status: data === "user-3" ? 5000 : 2000, responsePayload: "seen:null" };
+}`;
 /** The read memo of PostgreSQL nodes (`storage.postgres.read_cache_ms`): a change is seen by the other node within it. */
 const MEMO_MS = 200;
 
@@ -109,9 +117,9 @@ describe('safe script changes across two nodes on PostgreSQL + Redis', { skip },
           { client_id: 'portal', client_secret: 'portal-secret', scopes: ['user_registration'] },
           { client_id: 'admin', client_secret: 'admin-secret', scopes: ['admin'] },
         ],
-        identity_providers: ['gated', 'share', 'flaky'].map((id) => ({
+        identity_providers: ['gated', 'share', 'flaky', 'shadowed'].map((id) => ({
           id,
-          scripts: { complete: COMPLETE, backchannel: { source: version(1) } },
+          scripts: { complete: COMPLETE, backchannel: { source: id === 'shadowed' ? SEES : version(1) } },
           ...(id === 'gated'
             ? {
                 tests: {
@@ -224,5 +232,37 @@ describe('safe script changes across two nodes on PostgreSQL + Redis', { skip },
     assert.equal(rollbacks[0]?.after.reason, view.reason);
     const logs = nodes.map(({ server }) => server.output()).join('\n');
     assert.match(logs, /canary rolled back: flaky\/backchannel runs version 1 again/);
+  });
+
+  test("a shadow started on node A runs beside node B's traffic; callers and the shared CACHE never see it", async () => {
+    const draft = await call(0, 'PUT', `${BASE}/shadowed/scripts/backchannel?activate=false`, admin, {
+      source: SHADOW,
+    });
+    assert.equal(draft.status, 201, JSON.stringify(draft.body));
+    const started = await call(0, 'PUT', `${BASE}/shadowed/scripts/backchannel/shadow`, admin, {
+      version: 2,
+    });
+    assert.equal(started.status, 200, JSON.stringify(started.body));
+    await sleep(MEMO_MS * 2);
+    for (let round = 0; round < 2; round++) {
+      for (let i = 0; i < 6; i++) {
+        // The second round would see the shadow's CACHE store, had it reached the shared CACHE.
+        assert.equal(await answer(1, 'shadowed', `user-${i}`), 'seen:null');
+        await sleep(30);
+      }
+    }
+    let view = (await call(1, 'GET', `${BASE}/shadowed/scripts/backchannel/shadow`, admin)).body;
+    for (let i = 0; i < 50 && view.compared + view.skipped < 12; i++) {
+      await sleep(50);
+      view = (await call(1, 'GET', `${BASE}/shadowed/scripts/backchannel/shadow`, admin)).body;
+    }
+    assert.equal(view.compared + view.skipped, 12, JSON.stringify(view));
+    assert.ok(view.different >= 1, JSON.stringify(view));
+    for (const difference of view.differences) {
+      assert.deepEqual(difference.shadow, { version: 2, status: 5000, payload: 'seen:null', error: null });
+    }
+    // Comparisons are kept per node: node A copied nothing.
+    const onA = (await call(0, 'GET', `${BASE}/shadowed/scripts/backchannel/shadow`, admin)).body;
+    assert.equal(onA.compared, 0);
   });
 });
