@@ -22,7 +22,7 @@ import {
   scriptFilename,
   scriptInput,
 } from './idp-views.js';
-import { forced, forceQuery, gateSources } from './script-tests.js';
+import { forced, forceQuery, gateSources, SCRIPT_GATE } from './script-tests.js';
 import { invalidFields, pageQuery, pageSchema, parseOrReject } from './validation.js';
 
 const fields = {
@@ -78,14 +78,6 @@ const TAG = 'Admin: identity providers';
  * compile) and saved as a new immutable version; see `scripts.ts` for versions,
  * rollback and dry runs.
  */
-/** The 422 of writes whose scripts have stored tests. */
-const SCRIPT_GATE = {
-  422: {
-    description:
-      '`script_tests_failed`: a changed script failed a stored test case, so nothing changed (`?force=true` writes anyway)',
-  },
-};
-
 export async function identityProviderRoutes(app: FastifyInstance, deps: AdminDeps): Promise<void> {
   const { store } = deps;
 

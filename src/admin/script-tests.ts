@@ -198,6 +198,14 @@ export function gateAudit(run: ScriptTestRun | null, force: boolean): Record<str
   return { tests, activated: force, forced: force, failures };
 }
 
+/** The 422 of IdP writes whose scripts have stored tests. */
+export const SCRIPT_GATE = {
+  422: {
+    description:
+      '`script_tests_failed`: a changed script failed a stored test case, so nothing changed (`?force=true` writes anyway)',
+  },
+};
+
 /** `?force=true|false` of the gated routes. */
 export const forceQuery = z.strictObject({
   force: z
