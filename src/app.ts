@@ -27,6 +27,8 @@ import { backchannelRoute } from './registration/backchannel.js';
 import { completeRoute } from './registration/complete.js';
 import { initRoute } from './registration/init.js';
 import { RateLimiter } from './registration/rate-limits.js';
+import type { RolloutMonitor } from './rollout/monitor.js';
+import type { ShadowRunner } from './rollout/shadow.js';
 import type { Storage } from './storage/open.js';
 
 /** The package version, shown in the OpenAPI document (`../package.json` from `src/` and from `dist/`). */
@@ -46,6 +48,10 @@ export interface AppDeps {
   metrics: Registry;
   /** The engine's metric families, registered in `metrics`. */
   engineMetrics: EngineMetrics;
+  /** Counts canaried scripts' executions and ends canaries on their own. */
+  rollouts: RolloutMonitor;
+  /** Runs shadows beside live executions and keeps their comparisons. */
+  shadows: ShadowRunner;
   logger: Logger;
   /** The clock console sessions are timed by (tests move their own); `Date.now` when absent. */
   clock?: () => number;
@@ -99,9 +105,13 @@ export function buildApp(config: RegistrarConfig, deps: AppDeps): FastifyInstanc
     authenticator: deps.authenticators.apiClients,
     engineConfig: config.engine,
     limiter,
+    rollouts: deps.rollouts,
+    shadows: deps.shadows,
   });
   const registration = {
     limiter,
+    rollouts: deps.rollouts,
+    shadows: deps.shadows,
     store: deps.storage.config,
     transactions: deps.storage.transactions,
     engine: deps.engine,
@@ -125,6 +135,10 @@ export function buildApp(config: RegistrarConfig, deps: AppDeps): FastifyInstanc
     secretKey: deps.secretKey,
     scryptLogN: config.server.scrypt_log_n,
     auditEvents: deps.storage.auditEvents,
+    scriptTests: deps.storage.scriptTests,
+    rollouts: deps.rollouts,
+    rolloutStore: deps.storage.rollouts,
+    shadows: deps.shadows,
     ...(consoleSessions ? { consoleSessions } : {}),
   });
   app.register(tokenRoutes, {

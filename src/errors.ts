@@ -88,6 +88,11 @@ export const ERROR_REGISTRY = {
     status: 429,
     description: 'Too many calls of this endpoint; try again after the number of seconds in Retry-After.',
   },
+  script_tests_failed: {
+    status: 422,
+    description:
+      'A script version failed its stored test cases, so it was not activated; `details` lists each failure.',
+  },
   internal_server_error: {
     status: 500,
     description: 'The server has encountered an internal server error.',

@@ -423,3 +423,64 @@ describe('registrar client create / rotate-secret with a running registrar serve
     }
   });
 });
+
+describe('registrar script test --cases', { concurrency: true }, () => {
+  const script = writeScript('cases-target.js', [
+    'function execute(data) {',
+    '  LOG.info("got {}", data);',
+    '  CACHE.store("seen", data);',
+    '  return { status: data === "bad" ? 5000 : 2000, responsePayload: JSON.stringify({ echo: data }) };',
+    '}',
+  ]);
+  const yaml = join(dir, 'cases.yaml');
+  writeFileSync(
+    yaml,
+    [
+      '- name: echoes',
+      '  input: {data: "hi"}',
+      '  expect:',
+      '    status: 2000',
+      '    payload: {json_subset: {echo: "hi"}}',
+      '    cache: {seen: "hi"}',
+      '    logs: ["got hi"]',
+      '- name: bad is a success',
+      '  input: {data: "bad"}',
+      '  expect: {status: 2xxx}',
+      '',
+    ].join('\n'),
+  );
+
+  test('each case runs; a failure prints expected, got and logs, exit 2', async () => {
+    const run = await registrar(['script', 'test', script, '--cases', yaml]);
+    assert.equal(run.code, 2, show(run));
+    assert.ok(run.stdout.includes('PASS echoes'), show(run));
+    assert.ok(run.stdout.includes('FAIL bad is a success'), show(run));
+    assert.ok(run.stdout.includes('  status: expected "2xxx", got 5000'), show(run));
+    assert.ok(run.stdout.includes('  [info] got bad'), show(run));
+    assert.ok(run.stdout.includes('1 passed, 1 failed'), show(run));
+  });
+
+  test('all passing is exit 0; --json prints the run; JSON case files work', async () => {
+    const json = join(dir, 'cases.json');
+    writeFileSync(json, JSON.stringify([{ name: 'ok', input: { data: 'x' }, expect: { status: 2000 } }]));
+    const run = await registrar(['script', 'test', script, '--cases', json, '--json']);
+    assert.equal(run.code, 0, show(run));
+    const report = JSON.parse(run.stdout);
+    assert.equal(report.passed, 1);
+    assert.equal(report.results[0].name, 'ok');
+  });
+
+  test('a bad case file or an input flag beside --cases is exit 1 with the reason', async () => {
+    const bad = join(dir, 'bad-cases.yaml');
+    writeFileSync(bad, '- name: x\n  expect: {status: nope}\n');
+    const invalid = await registrar(['script', 'test', script, '--cases', bad]);
+    assert.equal(invalid.code, 1, show(invalid));
+    assert.match(invalid.stderr, /--cases: .*bad-cases\.yaml: \[0\]\.expect\.status/);
+    const missing = await registrar(['script', 'test', script, '--cases', join(dir, 'none.yaml')]);
+    assert.equal(missing.code, 1, show(missing));
+    assert.match(missing.stderr, /--cases: file not found/);
+    const both = await registrar(['script', 'test', script, '--cases', yaml, '--data', 'x']);
+    assert.equal(both.code, 1, show(both));
+    assert.match(both.stderr, /--data: not with --cases/);
+  });
+});

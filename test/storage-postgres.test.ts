@@ -9,16 +9,20 @@ import assert from 'node:assert/strict';
 import { randomBytes, randomUUID } from 'node:crypto';
 import { after, describe, test } from 'node:test';
 import type { Pool } from 'pg';
+import { withReadMemo } from '../src/storage/config-read-memo.js';
 import { PostgresAuditEventStore } from '../src/storage/postgres/audit-event-store.js';
 import { PostgresConfigStore } from '../src/storage/postgres/config-store.js';
 import { PostgresConsoleSessionStore } from '../src/storage/postgres/console-session-store.js';
 import { migrate, openPostgres, type PostgresOptions } from '../src/storage/postgres/database.js';
 import { MIGRATIONS } from '../src/storage/postgres/migrations.js';
+import { PostgresScriptTestStore } from '../src/storage/postgres/script-test-store.js';
 import { PostgresSigningKeyStore } from '../src/storage/postgres/signing-key-store.js';
 import { PostgresTokenStore } from '../src/storage/postgres/token-store.js';
 import type { TokenRecord } from '../src/storage/types.js';
 import { adminStoreConformance } from './helpers/audit-event-conformance.js';
 import { tokenStoreConformance } from './helpers/grant-conformance.js';
+import { rolloutStoreConformance } from './helpers/rollout-conformance.js';
+import { scriptTestStoreConformance } from './helpers/script-test-conformance.js';
 import { signingKeyStoreConformance } from './helpers/signing-key-conformance.js';
 import { configStoreConformance } from './helpers/storage-conformance.js';
 
@@ -106,6 +110,21 @@ function postgresSuites(url: string): void {
       consoleSessions: new PostgresConsoleSessionStore(pool),
       close,
     };
+  });
+
+  scriptTestStoreConformance('PostgreSQL', async () => {
+    const { pool, close } = await migrated();
+    return { tests: new PostgresScriptTestStore(pool), config: new PostgresConfigStore(pool), close };
+  });
+
+  rolloutStoreConformance('PostgreSQL', async () => {
+    const { pool, close } = await migrated();
+    return { store: new PostgresConfigStore(pool), close };
+  });
+
+  rolloutStoreConformance('PostgreSQL, with the read memo', async () => {
+    const { pool, close } = await migrated();
+    return { store: withReadMemo(new PostgresConfigStore(pool), 60_000), close };
   });
 
   describe('PostgreSQL specifics', () => {

@@ -2,7 +2,9 @@ import type { EngineConfig } from '../config/schema.js';
 import type { ConsoleSessions } from '../console/sessions.js';
 import type { ScriptEngine } from '../engine/engine.js';
 import type { ApiClientAuthenticator } from '../http/authenticate.js';
-import type { AuditEventStore, ConfigStore } from '../storage/types.js';
+import type { RolloutMonitor } from '../rollout/monitor.js';
+import type { ShadowRunner } from '../rollout/shadow.js';
+import type { AuditEventStore, ConfigStore, RolloutStore, ScriptTestStore } from '../storage/types.js';
 
 /** What the admin routes work on. */
 export interface AdminDeps {
@@ -14,6 +16,14 @@ export interface AdminDeps {
   secretKey: Buffer;
   /** scrypt cost for new client secrets. */
   scryptLogN: number;
+  /** Each script's stored test cases (the activation gate). */
+  scriptTests: ScriptTestStore;
+  /** Script canaries as stored. */
+  rolloutStore: RolloutStore;
+  /** This node's canary counts (and the end of a canary by hand, which it must forget). */
+  rollouts: RolloutMonitor;
+  /** This node's shadow comparisons. */
+  shadows: ShadowRunner;
   /** Where configuration changes are stored as audit events. */
   auditEvents: AuditEventStore;
   /** Console sessions, whose cookie authenticates like Basic credentials; absent when the console is off. */

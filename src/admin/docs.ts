@@ -21,6 +21,8 @@ interface AdminDocOptions {
   created?: z.ZodType;
   /** Answers 204. */
   noContent?: boolean;
+  /** More documented answers (e.g. 422 `script_tests_failed`). */
+  more?: Record<number, ResponseDoc>;
 }
 
 /**
@@ -49,6 +51,7 @@ export function adminDoc(options: AdminDocOptions): { config: { doc: RouteDoc } 
   };
   responses[404] = { description: '`not_found`' };
   if (options.body || options.noContent) responses[409] = { description: '`conflict`' };
+  Object.assign(responses, options.more);
   const doc: RouteDoc = {
     summary: options.summary,
     tags: options.tags,

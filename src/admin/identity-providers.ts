@@ -22,6 +22,7 @@ import {
   scriptFilename,
   scriptInput,
 } from './idp-views.js';
+import { forced, forceQuery, gateSources, SCRIPT_GATE } from './script-tests.js';
 import { invalidFields, pageQuery, pageSchema, parseOrReject } from './validation.js';
 
 const fields = {
@@ -152,10 +153,19 @@ export async function identityProviderRoutes(app: FastifyInstance, deps: AdminDe
     const sources = toSources(id, scripts ?? {});
     rejectUncompilable(sources);
     checkFlow(change.flow, activeKinds(before.scripts, sources));
+    const force = forced(request.query);
+    const tests = await gateSources(deps, { ...before, ...change, id }, sources, force);
     if (!(await store.writeIdentityProvider('update', { ...change, id }, sources)))
       throw notFound('identity provider', id);
     const after = idpView(await loadIdp(store, id));
-    auditChange(request, { resource: 'identity_provider', id, action, before: idpView(before), after });
+    const audited = Object.keys(tests).length > 0 ? { ...after, script_tests: tests } : after;
+    auditChange(request, {
+      resource: 'identity_provider',
+      id,
+      action,
+      before: idpView(before),
+      after: audited,
+    });
     return after;
   };
 
@@ -166,6 +176,8 @@ export async function identityProviderRoutes(app: FastifyInstance, deps: AdminDe
       description:
         'Replaces name, flow, enabled, limits, http and rate_limits. `scripts` may save new versions (or remove a kind with null); kinds not named keep their active version.',
       tags: [TAG],
+      query: forceQuery,
+      more: SCRIPT_GATE,
       params: ID_PARAMS,
       body: replaceBody,
       ok: identityProviderView,
@@ -186,6 +198,8 @@ export async function identityProviderRoutes(app: FastifyInstance, deps: AdminDe
     adminDoc({
       summary: 'Change some fields or scripts of an identity provider',
       tags: [TAG],
+      query: forceQuery,
+      more: SCRIPT_GATE,
       params: ID_PARAMS,
       body: patchBody,
       ok: identityProviderView,

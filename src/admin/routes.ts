@@ -7,8 +7,12 @@ import { applicationRoutes } from './applications.js';
 import { auditEventRoutes } from './audit-events.js';
 import { storeChangeAudits } from './change-audit.js';
 import { ADMIN_PREFIX, type AdminDeps, API_PREFIX } from './deps.js';
+import { dryRunRoute } from './dry-run-route.js';
 import { identityProviderRoutes } from './identity-providers.js';
 import { propertyRoutes } from './properties.js';
+import { scriptRolloutRoutes } from './script-rollout.js';
+import { scriptShadowRoutes } from './script-shadow.js';
+import { scriptTestRoutes } from './script-tests.js';
 import { scriptRoutes } from './scripts.js';
 
 /**
@@ -32,6 +36,10 @@ export async function adminRoutes(app: FastifyInstance, deps: AdminDeps): Promis
       await admin.register(applicationRoutes, deps);
       await admin.register(identityProviderRoutes, deps);
       await admin.register(scriptRoutes, deps);
+      await admin.register(dryRunRoute, deps);
+      await admin.register(scriptTestRoutes, deps);
+      await admin.register(scriptRolloutRoutes, deps);
+      await admin.register(scriptShadowRoutes, deps);
       await admin.register(propertyRoutes, deps);
     },
     { prefix: ADMIN_PREFIX },

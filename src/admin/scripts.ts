@@ -1,14 +1,12 @@
+import { createHash } from 'node:crypto';
 import type { FastifyInstance } from 'fastify';
 import { z } from 'zod';
 import type { ScriptKind } from '../config/schema.js';
-import { effectiveLimits } from '../engine/limits.js';
 import { RegistrarError } from '../errors.js';
 import { sendJson } from '../http/errors.js';
-import { egressFor } from '../outbound/effective-policy.js';
 import { auditChange } from './change-audit.js';
 import { type AdminDeps, locationOf } from './deps.js';
 import { adminDoc, notFound } from './docs.js';
-import { dryRun, dryRunReportSchema, dryRunRequestSchema } from './dry-run.js';
 import { activeKinds, checkFlow, loadIdp } from './identity-providers.js';
 import {
   compileProblem,
@@ -17,6 +15,9 @@ import {
   scriptKindParam,
   scriptVersionView,
 } from './idp-views.js';
+import { activateBody, refuseWhileCanary, rolloutView, startCanary } from './script-rollout.js';
+import { testsFailedError } from './script-test-run.js';
+import { forced, forceQuery, gateAudit, gateRun } from './script-tests.js';
 import { invalidFields, pageQuery, pageSchema, parseOrReject } from './validation.js';
 
 const scriptParams = z.object({ id: z.string(), kind: scriptKindParam });
@@ -32,6 +33,23 @@ const TAG = 'Admin: scripts';
 const BASE = '/identity-providers/:id/scripts/:kind';
 
 const iso = (ms: number) => new Date(ms).toISOString();
+const sha256 = (text: string) => createHash('sha256').update(text).digest('hex');
+
+/** `?force=` and `?activate=` of a save. */
+const saveQuery = forceQuery.extend({
+  activate: z
+    .enum(['true', 'false'])
+    .optional()
+    .describe('`false`: store the version without activating it (no tests run)'),
+});
+
+/** The gated routes' 422. */
+const TESTS_FAILED = {
+  422: {
+    description:
+      '`script_tests_failed`: the version failed a stored test case and was not activated; `details` lists each failed check (case, check, expected, got, logs)',
+  },
+};
 
 /**
  * An IdP's scripts: the active version, saving (compile first, then a new immutable
@@ -73,26 +91,38 @@ export async function scriptRoutes(app: FastifyInstance, deps: AdminDeps): Promi
     adminDoc({
       summary: 'Save a script as a new version and activate it',
       description:
-        'Compiles the source first: a syntax error is `invalid_request` with its line and column, and nothing changes. Saving the active source again creates no version (200 instead of 201).',
+        'Compiles the source first: a syntax error is `invalid_request` with its line and column, and nothing changes. Saving the active source again creates no version (200 instead of 201). When the script has stored test cases, they run against the new source first: if any fails, the version is stored but not activated and the answer is `script_tests_failed` (422) with its `Location`; `?force=true` activates it anyway (audited as forced). `?activate=false` only stores the version (a draft for a canary or a shadow); no tests run then.',
       tags: [TAG],
       params: scriptParams,
+      query: saveQuery,
       body: scriptInput,
       ok: activeScriptView,
       created: activeScriptView,
+      more: TESTS_FAILED,
     }),
     async (request, reply) => {
       const { idp, kind } = await target(request.params);
+      const query = parseOrReject(saveQuery, request.query ?? {}, 'the query');
+      const force = query.force === 'true';
+      const activate = query.activate !== 'false';
       const { source } = parseOrReject(scriptInput, request.body);
+      if (activate) refuseWhileCanary(idp, kind);
       const script = { source, filename: scriptFilename(idp.id, kind) };
       const problem = compileProblem('source', script);
       if (problem) throw invalidFields('the script does not compile', [problem]);
       if (kind === 'init' && idp.flow !== 'two_step') {
         throw new RegistrarError('conflict', 'init scripts are only used by two_step identity providers');
       }
-      const saved = await store.saveScript(idp.id, kind, script);
+      // The gate: a changed source runs the stored cases before it may become active.
+      const changed = idp.scripts[kind]?.sha256 !== sha256(source);
+      const run = changed && activate ? await gateRun(deps, idp, kind, source) : null;
+      const failing = run !== null && run.failed > 0;
+      const saved = await store.saveScript(idp.id, kind, script, {
+        activate: activate && (!failing || force),
+      });
       if (!saved) throw notFound('identity provider', idp.id);
-      const { version, sha256, filename } = saved.version;
-      const answer = { kind, version, sha256, filename, source };
+      const { version, sha256: hash, filename } = saved.version;
+      const answer = { kind, version, sha256: hash, filename, source };
       if (saved.created) {
         auditChange(request, {
           resource: 'script',
@@ -101,12 +131,15 @@ export async function scriptRoutes(app: FastifyInstance, deps: AdminDeps): Promi
           before: idp.scripts[kind]
             ? { version: idp.scripts[kind].version, sha256: idp.scripts[kind].sha256 }
             : null,
-          after: { version, sha256 },
+          after: { version, sha256: hash, ...(activate ? gateAudit(run, force) : { activated: false }) },
         });
         reply.header(
           'location',
           locationOf('identity-providers', idp.id, 'scripts', kind, 'versions', String(version)),
         );
+      }
+      if (failing && !force && run) {
+        throw testsFailedError(run, `version ${version} is stored but not activated`);
       }
       return sendJson(reply, answer, saved.created ? 201 : 200);
     },
@@ -126,6 +159,7 @@ export async function scriptRoutes(app: FastifyInstance, deps: AdminDeps): Promi
       const { idp, kind } = await target(request.params);
       const active = idp.scripts[kind];
       if (!active) throw notFound('active script', `${idp.id}/${kind}`);
+      refuseWhileCanary(idp, kind);
       try {
         checkFlow(idp.flow, activeKinds(idp.scripts, { [kind]: null }));
       } catch {
@@ -189,23 +223,43 @@ export async function scriptRoutes(app: FastifyInstance, deps: AdminDeps): Promi
   app.post<{ Params: VersionParams }>(
     `${BASE}/versions/:version/activate`,
     adminDoc({
-      summary: 'Activate a version (a rollback when it is older)',
+      summary: 'Activate a version (a rollback when it is older), or start a canary of it',
+      description:
+        'When the script has stored test cases, they run against the version first: if any fails, nothing changes and the answer is `script_tests_failed` (422); `?force=true` activates it anyway (audited as forced). With a body `{"rollout": {"percent": 10}}` the version becomes a canary instead: it runs for that share of executions (sticky per caller) beside the active version, and is rolled back or promoted by its rule (`margin_points` 5, `min_executions` 50, `promote_after` null by default); the answer is then the canary, as `GET .../rollout` shows it. While a canary runs, other changes of the script are `conflict`.',
       tags: [TAG],
       params: versionParams,
-      ok: versionInfoView,
+      query: forceQuery,
+      body: activateBody,
+      ok: z.union([versionInfoView, rolloutView]),
+      more: TESTS_FAILED,
     }),
     async (request, reply) => {
       const { idp, kind } = await target(request.params);
       const version = versionNumber(request.params);
+      const force = forced(request.query);
+      const { rollout } = parseOrReject(activateBody, request.body ?? {});
       if (kind === 'init' && idp.flow !== 'two_step') {
         throw new RegistrarError('conflict', 'init scripts are only used by two_step identity providers');
+      }
+      const stored = await store.getScriptVersion(idp.id, kind, version);
+      if (!stored) throw notFound('script version', `${idp.id}/${kind}@${version}`);
+      const before = idp.scripts[kind];
+      if (before?.version !== version) refuseWhileCanary(idp, kind);
+      if (rollout && before?.version === version) {
+        throw new RegistrarError('conflict', `version ${version} is the active one`);
+      }
+      const run = before?.version === version ? null : await gateRun(deps, idp, kind, stored.source);
+      if (run && run.failed > 0 && !force) {
+        throw testsFailedError(run, `version ${version} was not activated`);
+      }
+      if (rollout) {
+        return sendJson(reply, await startCanary(deps, request, idp, kind, version, rollout, { run, force }));
       }
       if (!(await store.activateScriptVersion(idp.id, kind, version))) {
         throw notFound('script version', `${idp.id}/${kind}@${version}`);
       }
       const found = await store.getScriptVersion(idp.id, kind, version);
       if (!found) throw notFound('script version', `${idp.id}/${kind}@${version}`);
-      const before = idp.scripts[kind];
       // Activating the version that is already active changes nothing, so it is not audited.
       if (before?.version !== version) {
         auditChange(request, {
@@ -213,61 +267,11 @@ export async function scriptRoutes(app: FastifyInstance, deps: AdminDeps): Promi
           id: `${idp.id}/${kind}`,
           action: 'activate_version',
           before: before ? { version: before.version, sha256: before.sha256 } : null,
-          after: { version, sha256: found.sha256 },
+          after: { version, sha256: found.sha256, ...gateAudit(run, force) },
         });
       }
       const { source: _source, ...info } = found;
       return sendJson(reply, { ...info, created_at: iso(info.created_at) });
-    },
-  );
-
-  app.post<{ Params: ScriptParams }>(
-    `${BASE}/test`,
-    adminDoc({
-      summary: 'Dry-run a draft or the active version',
-      description:
-        'Runs the script in the same sandbox and limits on a scratch CACHE (seeded by `cache`; the real CACHE is never read or written) and reports status, payload, user, logs, CPU and wall time, the scratch CACHE afterwards, and any error with its line.',
-      tags: [TAG],
-      params: scriptParams,
-      body: dryRunRequestSchema,
-      ok: dryRunReportSchema,
-    }),
-    async (request, reply) => {
-      const { idp, kind } = await target(request.params);
-      const body = parseOrReject(dryRunRequestSchema, request.body);
-      const filename = scriptFilename(idp.id, kind);
-      let source = body.source;
-      if (source === undefined) {
-        const active = idp.scripts[kind];
-        if (!active) throw notFound('active script', `${idp.id}/${kind}`);
-        source = active.source;
-      } else {
-        const problem = compileProblem('source', { source, filename });
-        if (problem) throw invalidFields('the script does not compile', [problem]);
-      }
-      const limits = effectiveLimits(deps.engineConfig, idp.limits);
-      const report = await dryRun(
-        deps.engine,
-        deps.engineConfig,
-        { idpId: idp.id, kind, source, filename, limits, outbound: egressFor(deps.engineConfig, idp) },
-        body,
-      );
-      // Not a change, but who tried what is worth an audit line (the source itself is not logged).
-      request.log.info(
-        {
-          audit: {
-            event: 'script_dry_run',
-            client_id: request.adminClient ?? null,
-            idp: idp.id,
-            kind,
-            draft: body.source !== undefined,
-            status: report.status,
-            error: report.error?.kind ?? null,
-          },
-        },
-        'audit script_dry_run',
-      );
-      return sendJson(reply, report);
     },
   );
 }

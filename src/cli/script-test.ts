@@ -2,7 +2,9 @@
 import { readFileSync } from 'node:fs';
 import { z } from 'zod';
 import { type DryRunReport, type DryRunRequest, dryRun, dryRunRequestSchema } from '../admin/dry-run.js';
+import type { ScriptTestCase } from '../admin/script-test-cases.js';
 import { compileCheck, describeCompileError } from '../config/compile-check.js';
+import { readTestFile } from '../config/load.js';
 import {
   configFileSchema,
   limitFields,
@@ -18,6 +20,7 @@ import { OutboundHttp } from '../outbound/client.js';
 import { egressFor } from '../outbound/effective-policy.js';
 import { OutboundMetrics } from '../outbound/metrics.js';
 import type { IdentityProviderRecord } from '../storage/types.js';
+import { runCases } from './script-test-cases.js';
 import { onePositional, parseCommandArgs, UsageError } from './usage.js';
 
 const OPTIONS = {
@@ -32,6 +35,7 @@ const OPTIONS = {
   'wall-ms': { type: 'string' },
   'memory-mb': { type: 'string' },
   json: { type: 'boolean' },
+  cases: { type: 'string' },
   allow: { type: 'string', multiple: true },
   'allow-address': { type: 'string', multiple: true },
 } as const;
@@ -77,7 +81,8 @@ function jsonFlag<T>(flag: string, text: string | undefined, schema: z.ZodType<T
  * sandbox process started for it, with the engine defaults or the limits given, on a
  * scratch CACHE seeded by `--cache-json`. Prints the report (`--json`: as JSON) and
  * returns 0 when the script returned a status, 2 when it failed, 1 when it does not
- * compile (no sandbox is started then).
+ * compile (no sandbox is started then). With `--cases FILE` (YAML or JSON test cases, as
+ * the admin API stores them) it runs each case instead: 0 when all pass, 2 when any fails.
  */
 export async function scriptTest(args: string[]): Promise<number> {
   const { values, positionals } = parseCommandArgs(args, OPTIONS);
@@ -92,6 +97,17 @@ export async function scriptTest(args: string[]): Promise<number> {
     const parsed = limitFields[field].safeParse(Number(text));
     if (!parsed.success) throw new UsageError(`--${flag}: ${parsed.error.issues[0]?.message ?? 'invalid'}`);
     engineConfig[field] = parsed.data;
+  }
+  const inputFlags = [
+    'data',
+    'user-identifier',
+    'registration-data',
+    'hook-context-json',
+    'cache-json',
+  ] as const;
+  const given = inputFlags.find((flag) => values[flag] !== undefined);
+  if (values.cases !== undefined && given) {
+    throw new UsageError(`--${given}: not with --cases (each case gives its own input)`);
   }
   const request: DryRunRequest = {
     data: values.data ?? null,
@@ -132,6 +148,16 @@ export async function scriptTest(args: string[]): Promise<number> {
     return 1;
   }
 
+  let cases: ScriptTestCase[] | undefined;
+  if (values.cases !== undefined) {
+    const problems: string[] = [];
+    cases = readTestFile(values.cases, '--cases', problems);
+    if (!cases) {
+      process.stderr.write(`${problems.join('\n')}\n`);
+      return 1;
+    }
+  }
+
   const engine = await ScriptEngine.start({
     engine: engineConfig,
     cacheUrl: null,
@@ -148,19 +174,16 @@ export async function scriptTest(args: string[]): Promise<number> {
       wall_time_ms: engineConfig.wall_time_ms,
       memory_mb: engineConfig.memory_mb,
     };
-    report = await dryRun(
-      engine,
-      engineConfig,
-      {
-        idpId: 'local',
-        kind,
-        source,
-        filename: file,
-        limits,
-        outbound: egressFor(engineConfig, LOCAL_IDP),
-      },
-      request,
-    );
+    const target = {
+      idpId: 'local',
+      kind,
+      source,
+      filename: file,
+      limits,
+      outbound: egressFor(engineConfig, LOCAL_IDP),
+    };
+    if (cases) return await runCases({ engine, engineConfig, ...target }, cases, values.json === true);
+    report = await dryRun(engine, engineConfig, target, request);
   } finally {
     await engine.stop();
   }

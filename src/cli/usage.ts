@@ -18,6 +18,7 @@ Commands:
       --allow-address CIDR (repeatable)  special addresses it may reach (engine.http.allow_addresses)
       --cpu-ms N, --wall-ms N, --memory-mb N   limits (defaults 1000, 10000, 64)
       --json                             print the report as JSON
+      --cases FILE                       run the YAML/JSON test cases in FILE instead (exit 2 when any fails)
   client create CLIENT_ID [--scope S]... [--name NAME]
                                      create an API client in storage; prints its new secret once
                                      (scopes: user_registration, admin, token_introspection)
@@ -27,7 +28,7 @@ Commands:
 Environment (serve, client): REGISTRAR_CONFIG, REGISTRAR_DATA_DIR, REGISTRAR_STORAGE_URL,
 REGISTRAR_CACHE_URL; serve also HOST, PORT, REGISTRAR_SECRET_KEY, LOG_LEVEL.
 
-Exit codes: 0 success; 1 usage, configuration or storage error; 2 the tested script failed.
+Exit codes: 0 success; 1 usage, configuration or storage error; 2 the tested script (or a test case) failed.
 `;
 
 /** A command line that does not make sense: reported on stderr with a pointer to the usage, exit 1. */

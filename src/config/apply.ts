@@ -3,23 +3,35 @@ import { seal, unseal } from '../security/sealed-box.js';
 import { hashCost, hashSecret, verifySecret } from '../security/secret-hash.js';
 import type { ConfigStore } from '../storage/types.js';
 import type { RegistrarConfig } from './load.js';
+import { type ConfigGate, finishConfigGate, gateConfigScripts } from './script-gate.js';
 
 /** Associated data binding a sealed property value to its id. */
 export const propertyAad = (id: string) => `property:${id}`;
 
 /**
- * Upserts the config file's clients, IdPs (creating script versions when a source
- * changed) and properties into storage. Secrets are stored only as scrypt hashes (an
- * existing hash is kept when it still matches and has the configured cost); sensitive
- * property values are sealed with the secret key.
+ * Upserts the config file's properties, clients, IdPs (creating script versions when a
+ * source changed) and their test cases into storage. Secrets are stored only as scrypt
+ * hashes (an existing hash is kept when it still matches and has the configured cost);
+ * sensitive property values are sealed with the secret key. With a `gate`, changed
+ * scripts run their test cases first (see {@link gateConfigScripts}): a failure refuses
+ * the start (a ConfigError) before any IdP is written. Properties come first, so the
+ * tests see the file's values.
  */
 export async function applyConfig(
   config: RegistrarConfig,
   store: ConfigStore,
   secretKey: Buffer,
   logger: Logger,
+  gate?: ConfigGate,
 ): Promise<void> {
   const logN = config.server.scrypt_log_n;
+  for (const property of config.properties) {
+    await store.upsertProperty({
+      id: property.id,
+      sensitive: property.sensitive,
+      value: property.sensitive ? seal(secretKey, property.value, propertyAad(property.id)) : property.value,
+    });
+  }
   for (const client of config.api_clients) {
     const existing = await store.getApiClient(client.client_id);
     await store.upsertApiClient({
@@ -37,6 +49,7 @@ export async function applyConfig(
       secret_hash: await secretHash(client_secret, existing?.secret_hash, logN),
     });
   }
+  const forced = gate ? await gateConfigScripts(config, store, gate, logger) : [];
   for (const idp of config.identity_providers) {
     await store.upsertIdentityProvider(
       {
@@ -51,13 +64,7 @@ export async function applyConfig(
       idp.scripts,
     );
   }
-  for (const property of config.properties) {
-    await store.upsertProperty({
-      id: property.id,
-      sensitive: property.sensitive,
-      value: property.sensitive ? seal(secretKey, property.value, propertyAad(property.id)) : property.value,
-    });
-  }
+  if (gate) await finishConfigGate(config, store, gate, forced);
   logger.info(
     {
       api_clients: config.api_clients.length,

@@ -2,6 +2,7 @@ import { readFileSync } from 'node:fs';
 import { dirname, extname, join, resolve } from 'node:path';
 import YAML from 'yaml';
 import type { z } from 'zod';
+import { type ScriptTestCase, scriptTestListSchema } from '../admin/script-test-cases.js';
 import { deepFreeze } from '../deep-freeze.js';
 import type { ScriptSource } from '../storage/types.js';
 import { compileCheck, describeCompileError } from './compile-check.js';
@@ -10,8 +11,10 @@ import { type ConfigFile, configFileSchema, SCRIPT_KINDS, type ScriptKind } from
 /** A script with its source resolved and checked to compile. */
 export type { ScriptSource };
 
-export type ResolvedIdentityProvider = Omit<ConfigFile['identity_providers'][number], 'scripts'> & {
+export type ResolvedIdentityProvider = Omit<ConfigFile['identity_providers'][number], 'scripts' | 'tests'> & {
   scripts: Partial<Record<ScriptKind, ScriptSource>>;
+  /** Stored test cases per kind, read from their files; a kind not named keeps its stored cases. */
+  tests: Partial<Record<ScriptKind, ScriptTestCase[]>>;
 };
 
 /** The validated, resolved and frozen configuration the app runs on. */
@@ -71,7 +74,15 @@ export function parseConfig(raw: unknown, options: LoadOptions): RegistrarConfig
       const script = resolveScript(ref, options.baseDir, `${idp.id}/${kind}.js`, at, problems);
       if (script) scripts[kind] = script;
     }
-    return { ...idp, scripts };
+    const tests: Partial<Record<ScriptKind, ScriptTestCase[]>> = {};
+    for (const kind of SCRIPT_KINDS) {
+      const ref = idp.tests?.[kind];
+      if (ref === undefined) continue;
+      const at = `identity_providers[${i}].tests.${kind}`;
+      const cases = typeof ref === 'string' ? readTestFile(resolve(options.baseDir, ref), at, problems) : ref;
+      if (cases) tests[kind] = cases;
+    }
+    return { ...idp, scripts, tests };
   });
   if (problems.length > 0) throw new ConfigError(problems);
   const o = options.overrides ?? {};
@@ -123,6 +134,25 @@ function resolveScript(
     return undefined;
   }
   return { source, filename };
+}
+
+/** Reads a YAML or JSON file of test cases (as `registrar script test --cases` does). */
+export function readTestFile(path: string, at: string, problems: string[]): ScriptTestCase[] | undefined {
+  let raw: unknown;
+  try {
+    const text = readFileSync(path, 'utf8');
+    raw = extname(path) === '.json' ? JSON.parse(text) : YAML.parse(text);
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    problems.push(
+      `${at}: ${code === 'ENOENT' ? 'file not found' : `cannot read (${(error as Error).message})`}: ${path}`,
+    );
+    return undefined;
+  }
+  const parsed = scriptTestListSchema.safeParse(raw ?? []);
+  if (parsed.success) return parsed.data;
+  for (const issue of parsed.error.issues) problems.push(`${at}: ${path}: ${formatIssue(issue)}`);
+  return undefined;
 }
 
 function formatIssue(issue: z.core.$ZodIssue): string {

@@ -1,5 +1,6 @@
 import { availableParallelism } from 'node:os';
 import { z } from 'zod';
+import { scriptTestListSchema } from '../admin/script-test-cases.js';
 import { egressSchema, idpEgressSchema } from '../outbound/allow-entry.js';
 import { clientIdentifier } from './identifiers.js';
 
@@ -334,6 +335,9 @@ const applicationSchema = z.strictObject({
   refresh_tokens: z.boolean().default(false),
 });
 
+/** A script's stored test cases: a path (YAML or JSON list) relative to the config file, or the list inline. */
+const testsRef = z.union([z.string().min(1), scriptTestListSchema]);
+
 const identityProviderSchema = z.strictObject({
   id: idpId,
   name: z.string().max(255).optional(),
@@ -350,6 +354,16 @@ const identityProviderSchema = z.strictObject({
   http: idpEgressSchema.optional(),
   /** Declarative rate limits on the IdP's endpoints, checked before the script runs. */
   rate_limits: rateLimitsSchema.optional(),
+  /** Stored test cases per script kind; they replace the stored list and gate the file's scripts at start. */
+  tests: z
+    .strictObject({
+      init: testsRef.optional(),
+      complete: testsRef.optional(),
+      backchannel: testsRef.optional(),
+    })
+    .optional(),
+  /** Start even when a changed script fails its test cases: activate it anyway (logged and audited as forced). */
+  force_scripts: z.boolean().default(false),
 });
 
 /** A property id: what scripts pass to PROPERTIES.get. */
@@ -418,6 +432,15 @@ export const configFileSchema = z
           path: ['identity_providers', i, 'scripts', 'init'],
           message: 'a two_step identity provider needs an init script',
         });
+      }
+      for (const kind of SCRIPT_KINDS) {
+        if (idp.tests?.[kind] !== undefined && idp.scripts[kind] === undefined) {
+          ctx.addIssue({
+            code: 'custom',
+            path: ['identity_providers', i, 'tests', kind],
+            message: `tests for a ${kind} script the identity provider does not have`,
+          });
+        }
       }
       if (idp.flow === 'one_step' && idp.scripts.init !== undefined) {
         ctx.addIssue({

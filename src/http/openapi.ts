@@ -29,7 +29,8 @@ const ERROR_SCHEMA: JsonObject = {
     error_description: { type: 'string' },
     details: {
       type: 'array',
-      description: 'Each bad field, when the request failed validation (admin API).',
+      description:
+        'Each bad field, when the request failed validation (admin API); for `script_tests_failed`, each failed check of a stored test case.',
       items: {
         type: 'object',
         properties: {
@@ -37,6 +38,21 @@ const ERROR_SCHEMA: JsonObject = {
           message: { type: 'string' },
           line: { type: 'integer', description: 'For a script that does not compile: where (1-based).' },
           column: { type: 'integer' },
+          case: { type: 'string', description: '`script_tests_failed`: the failed test case.' },
+          check: {
+            type: 'string',
+            description: '`script_tests_failed`: `status`, `payload`, `user`, `cache.<key>` or `logs[i]`.',
+          },
+          expected: { description: '`script_tests_failed`: what the case expects.' },
+          got: { description: '`script_tests_failed`: what the version produced.' },
+          logs: {
+            type: 'array',
+            description: '`script_tests_failed`: the run’s log lines (masked, at most 20).',
+            items: {
+              type: 'object',
+              properties: { level: { type: 'string' }, message: { type: 'string' } },
+            },
+          },
         },
         required: ['field', 'message'],
       },

@@ -4,6 +4,8 @@ import type { ScriptEngine } from '../engine/engine.js';
 import { audited, noteAudit } from '../http/audit.js';
 import { type ApiClientAuthenticator, requireScope } from '../http/authenticate.js';
 import { sendJson } from '../http/errors.js';
+import type { RolloutMonitor } from '../rollout/monitor.js';
+import type { ShadowRunner } from '../rollout/shadow.js';
 import type { ConfigStore } from '../storage/types.js';
 import { parseBackchannelBody } from './backchannel-body.js';
 import { findEnabledIdentityProvider } from './identity-provider.js';
@@ -17,6 +19,10 @@ export interface BackchannelDeps {
   authenticator: ApiClientAuthenticator;
   engineConfig: EngineConfig;
   limiter: RateLimiter;
+  /** Counts executions of canaried scripts; absent: canaries still choose, nothing is counted. */
+  rollouts?: RolloutMonitor;
+  /** Runs shadows; absent: none run. */
+  shadows?: ShadowRunner;
 }
 
 export const BACKCHANNEL_PATH = '/oauth/api/v3/custom-registration/:idp/backchannel';
@@ -46,6 +52,8 @@ export async function backchannelRoute(app: FastifyInstance, deps: BackchannelDe
       'backchannel',
       [body.data, null, null, null],
       request.id,
+      // A canary's choice is sticky per data string.
+      { rollouts: deps.rollouts, shadows: deps.shadows, callerKey: body.data },
     );
     noteAudit(request, { scriptStatus: status });
     const answer = responsePayload === undefined ? { status } : { status, data: responsePayload };

@@ -8,6 +8,8 @@ import type { ApplicationAuthenticator } from '../http/authenticate.js';
 import { sendJson } from '../http/errors.js';
 import type { IssuedTokens, RegisteredUser, TokenService } from '../oauth/tokens.js';
 import { cleanUserAttributes } from '../oauth/user-claims.js';
+import type { RolloutMonitor } from '../rollout/monitor.js';
+import type { ShadowRunner } from '../rollout/shadow.js';
 import type { ApplicationRecord, ConfigStore, TransactionStore } from '../storage/types.js';
 import { bodyObject, findIdentityProviderFor, optionalString } from './application-request.js';
 import type { RateLimiter } from './rate-limits.js';
@@ -32,6 +34,10 @@ export interface CompleteDeps {
   idTokens: IdTokenIssuer;
   engineConfig: EngineConfig;
   limiter: RateLimiter;
+  /** Counts executions of canaried scripts; absent: canaries still choose, nothing is counted. */
+  rollouts?: RolloutMonitor;
+  /** Runs shadows; absent: none run. */
+  shadows?: ShadowRunner;
 }
 
 /**
@@ -69,6 +75,8 @@ export async function completeRoute(app: FastifyInstance, deps: CompleteDeps): P
           'complete',
           [data, null, registrationData, hookParams],
           request.id,
+          // A canary's choice is sticky per transaction (two_step), else per data string.
+          { rollouts: deps.rollouts, shadows: deps.shadows, callerKey: claim ? claim.transaction.id : data },
         );
       } catch (error) {
         if (claim) await releaseTransaction(deps.transactions, claim, request.log); // the user may retry

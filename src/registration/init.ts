@@ -6,6 +6,8 @@ import { RegistrarError } from '../errors.js';
 import { audited, noteAudit } from '../http/audit.js';
 import type { ApplicationAuthenticator } from '../http/authenticate.js';
 import { sendJson } from '../http/errors.js';
+import type { RolloutMonitor } from '../rollout/monitor.js';
+import type { ShadowRunner } from '../rollout/shadow.js';
 import type { ConfigStore, TransactionStore } from '../storage/types.js';
 import { bodyObject, findIdentityProviderFor, optionalString } from './application-request.js';
 import type { RateLimiter } from './rate-limits.js';
@@ -20,6 +22,10 @@ export interface InitDeps {
   engineConfig: EngineConfig;
   transactionTtlSeconds: number;
   limiter: RateLimiter;
+  /** Counts executions of canaried scripts; absent: canaries still choose, nothing is counted. */
+  rollouts?: RolloutMonitor;
+  /** Runs shadows; absent: none run. */
+  shadows?: ShadowRunner;
 }
 
 /**
@@ -41,6 +47,8 @@ export async function initRoute(app: FastifyInstance, deps: InitDeps): Promise<v
         throw new RegistrarError('invalid_request', 'init is only for two_step identity providers');
       }
       await deps.limiter.check(request, reply, idp, 'init', { application: application.client_id });
+      // Drawn first: a canary's choice is sticky per transaction, so init and complete agree.
+      const newTransactionId = randomBytes(24).toString('base64url');
       const result = await runIdpScript(
         deps.engine,
         deps.engineConfig,
@@ -48,12 +56,13 @@ export async function initRoute(app: FastifyInstance, deps: InitDeps): Promise<v
         'init',
         [data, null, null, null],
         request.id,
+        { rollouts: deps.rollouts, shadows: deps.shadows, callerKey: newTransactionId },
       );
       const { status, responsePayload, registrationData } = result;
       noteAudit(request, { scriptStatus: status });
       let transactionId: string | undefined;
       if (isSuccessStatus(status)) {
-        transactionId = randomBytes(24).toString('base64url');
+        transactionId = newTransactionId;
         const now = Date.now();
         await deps.transactions.create({
           id: transactionId,

@@ -22,6 +22,16 @@ export const AUDITED_ACTIONS = [
   'save_version',
   'activate_version',
   'deactivate',
+  /** A script's stored test cases were replaced. */
+  'replace_tests',
+  /** A canary of a script version started, was promoted to 100 %, rolled back (by the system) or aborted. */
+  'start_rollout',
+  'promote_rollout',
+  'rollback_rollout',
+  'abort_rollout',
+  /** A shadow of a script version started or stopped. */
+  'start_shadow',
+  'stop_shadow',
 ] as const;
 export type AuditedAction = (typeof AUDITED_ACTIONS)[number];
 

@@ -2,8 +2,8 @@ import type { ConfigStore } from './types.js';
 
 /** The lookups on every request's path, memoised. */
 const MEMOISED = ['getApiClient', 'getApplication', 'getIdentityProvider'] as const;
-/** Methods that change configuration: each clears the memo when it completes. */
-const WRITE = /^(create|upsert|delete|write|save|activate)/;
+/** Methods that change configuration: each clears the memo when it completes (canary counts are not in it). */
+const WRITE = /^(create|upsert|delete|write|save|activate|startRollout|endRollout|startShadow|stopShadow)/;
 
 /**
  * Wraps a ConfigStore on a shared database (PostgreSQL) so the request path does not
@@ -12,7 +12,11 @@ const WRITE = /^(create|upsert|delete|write|save|activate)/;
  * node is therefore seen within `ttlMs` (keep it under the one second the scale-out
  * contract allows), a change made here immediately. Records are frozen.
  */
-export function withReadMemo(inner: ConfigStore, ttlMs: number, now: () => number = Date.now): ConfigStore {
+export function withReadMemo<S extends ConfigStore>(
+  inner: S,
+  ttlMs: number,
+  now: () => number = Date.now,
+): S {
   if (ttlMs <= 0) return inner;
   const memo = new Map<string, { value: unknown; expiresAt: number }>();
   const MAX_ENTRIES = 10_000;

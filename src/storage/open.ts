@@ -5,6 +5,7 @@ import { PostgresAuditEventStore } from './postgres/audit-event-store.js';
 import { PostgresConfigStore } from './postgres/config-store.js';
 import { PostgresConsoleSessionStore } from './postgres/console-session-store.js';
 import { migrate, openPostgres } from './postgres/database.js';
+import { PostgresScriptTestStore } from './postgres/script-test-store.js';
 import { PostgresSigningKeyStore } from './postgres/signing-key-store.js';
 import { PostgresTokenStore } from './postgres/token-store.js';
 import { RATE_KEY_SPACE, RedisCacheStore } from './redis/cache-store.js';
@@ -16,6 +17,7 @@ import { SqliteCacheStore } from './sqlite/cache-store.js';
 import { SqliteConfigStore } from './sqlite/config-store.js';
 import { SqliteConsoleSessionStore } from './sqlite/console-session-store.js';
 import { openSqlite, type SqliteDatabase, sqlitePath } from './sqlite/database.js';
+import { SqliteScriptTestStore } from './sqlite/script-test-store.js';
 import { SqliteSigningKeyStore } from './sqlite/signing-key-store.js';
 import { SqliteTokenStore } from './sqlite/token-store.js';
 import { SqliteTransactionStore } from './sqlite/transaction-store.js';
@@ -26,7 +28,9 @@ import type {
   ConfigStore,
   ConsoleSessionStore,
   CounterStore,
+  RolloutStore,
   SandboxCache,
+  ScriptTestStore,
   SigningKeyStore,
   TokenStore,
   TransactionStore,
@@ -41,6 +45,10 @@ export interface Storage {
   auditEvents: AuditEventStore;
   /** Web console sessions, beside the configuration. */
   consoleSessions: ConsoleSessionStore;
+  /** Stored script test cases, beside the configuration. */
+  scriptTests: ScriptTestStore;
+  /** Script canaries, in the configuration storage (the same store as `config`, so its memo sees them). */
+  rollouts: RolloutStore;
   cache: CacheStore;
   /** The declarative rate limits' counters, beside the CACHE (so shared by every node). */
   counters: CounterStore;
@@ -103,17 +111,27 @@ async function openDurable(
   { storage }: StorageSettings,
   onError: (error: Error) => void,
   sqliteOpened: (db: SqliteDatabase) => void,
-): Promise<Half<Pick<Storage, 'config' | 'tokens' | 'signingKeys' | 'auditEvents' | 'consoleSessions'>>> {
+): Promise<
+  Half<
+    Pick<
+      Storage,
+      'config' | 'tokens' | 'signingKeys' | 'auditEvents' | 'consoleSessions' | 'scriptTests' | 'rollouts'
+    >
+  >
+> {
   if (storage.url.startsWith('sqlite:')) {
     const db = openSqlite(sqlitePath(storage.url), { migrate: true });
     sqliteOpened(db);
     const checkpointer = new WalCheckpointer(sqlitePath(storage.url), db, onError);
+    const config = new SqliteConfigStore(db);
     return {
-      config: new SqliteConfigStore(db),
+      config,
+      rollouts: config,
       tokens: new SqliteTokenStore(db),
       signingKeys: new SqliteSigningKeyStore(db),
       auditEvents: new SqliteAuditEventStore(db),
       consoleSessions: new SqliteConsoleSessionStore(db),
+      scriptTests: new SqliteScriptTestStore(db),
       async close() {
         await checkpointer.close();
         db.close();
@@ -133,12 +151,15 @@ async function openDurable(
     await pool.end();
     throw error;
   }
+  const config = withReadMemo(new PostgresConfigStore(pool), postgres.read_cache_ms);
   return {
-    config: withReadMemo(new PostgresConfigStore(pool), postgres.read_cache_ms),
+    config,
+    rollouts: config,
     tokens: new PostgresTokenStore(pool),
     signingKeys: new PostgresSigningKeyStore(pool),
     auditEvents: new PostgresAuditEventStore(pool),
     consoleSessions: new PostgresConsoleSessionStore(pool),
+    scriptTests: new PostgresScriptTestStore(pool),
     async close() {
       await pool.end();
     },

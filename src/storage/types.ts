@@ -1,4 +1,5 @@
 import type { ApiScope, IdpLimits, RateLimitRule, ScriptKind } from '../config/schema.js';
+import type { RolloutPolicy } from './rollout-types.js';
 
 /** An API client as stored: the secret only as a slow hash. */
 export interface ApiClientRecord {
@@ -42,6 +43,25 @@ export interface IdentityProviderRecord {
   rate_limits?: RateLimitRule[];
   /** The active version of each script kind the IdP has. */
   scripts: Partial<Record<ScriptKind, ScriptVersion>>;
+  /** The running canary of each kind that has one (absent when none runs). */
+  canaries?: Partial<Record<ScriptKind, Canary>>;
+  /** The shadow of each kind that has one (absent when none runs). */
+  shadows?: Partial<Record<ScriptKind, Shadow>>;
+}
+
+/** A version run beside the active one on copies of live inputs; its answers only reported. */
+export interface Shadow {
+  version: ScriptVersion;
+  percent: number;
+  started_at: number;
+}
+
+/** A running canary as the request path needs it: the new version and how much traffic it gets. */
+export interface Canary extends RolloutPolicy {
+  /** The active version it runs beside; a canary whose active version changed is ignored. */
+  from_version: number;
+  version: ScriptVersion;
+  started_at: number;
 }
 
 /** An IdP's own outbound allow-list (see `engine.http` for the installation's). */
@@ -89,7 +109,7 @@ export interface ScriptSource {
   filename: string;
 }
 
-/** What a script save did: the version the IdP now runs, and whether saving created it. */
+/** What a script save did: the version saved (the one the IdP now runs, unless saved inactive), and whether saving created it. */
 export interface SavedScript {
   version: ScriptVersion;
   created: boolean;
@@ -143,10 +163,17 @@ export interface ConfigStore {
   deleteIdentityProvider(id: string): Promise<boolean>;
   /**
    * Saves a script as a new immutable version and activates it, unless the source is
-   * the active version's (then nothing changes and `created` is false). Undefined when
-   * the IdP does not exist.
+   * the active version's (then nothing changes and `created` is false). With
+   * `activate: false` the new version is stored but the active one stays (a version
+   * whose stored tests failed); `version` is then the new one. Undefined when the IdP
+   * does not exist.
    */
-  saveScript(idpId: string, kind: ScriptKind, script: ScriptSource): Promise<SavedScript | undefined>;
+  saveScript(
+    idpId: string,
+    kind: ScriptKind,
+    script: ScriptSource,
+    options?: { activate?: boolean },
+  ): Promise<SavedScript | undefined>;
   /** An IdP's versions of one kind, newest first; `after` is a version number. */
   listScriptVersions(idpId: string, kind: ScriptKind, page: PageRequest): Promise<Page<ScriptVersionInfo>>;
   getScriptVersion(
@@ -223,6 +250,8 @@ export type CounterStore = Pick<CacheStore, 'increment' | 'purgeExpired'>;
 export type * from './admin-types.js';
 /** The registration stores (transactions, tokens) live in grant-types.ts; every storage type is exported here. */
 export type * from './grant-types.js';
+/** So do the stores behind safe script changes (stored script tests), from rollout-types.ts. */
+export type * from './rollout-types.js';
 
 /** A key that signs id_tokens. The private half is stored only sealed. */
 export interface SigningKeyRecord {

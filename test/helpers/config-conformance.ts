@@ -555,6 +555,19 @@ export function configStoreChangeCases(current: () => ConfigFixture): void {
       assert.deepEqual(await activeVersions('a', 'complete'), [2]);
     });
 
+    test('saving with activate: false stores a new version and leaves the active one', async () => {
+      await store.upsertIdentityProvider(fields('a'), { complete: script('c1') });
+      const saved = await store.saveScript('a', 'complete', script('c2', 'two.js'), { activate: false });
+      const version = { version: 2, source: 'c2', sha256: sha256('c2'), filename: 'two.js' };
+      assert.deepEqual(saved, { version, created: true });
+      assert.equal((await activeScript('a', 'complete'))?.source, 'c1');
+      assert.deepEqual(await versionNumbers('a', 'complete'), [2, 1]);
+      assert.deepEqual(await activeVersions('a', 'complete'), [1]);
+      const again = await store.saveScript('a', 'complete', script('c1'), { activate: false });
+      assert.equal(again?.created, false);
+      assert.equal(again?.version.version, 1);
+    });
+
     test('a source only an older, inactive version has is saved as a new version', async () => {
       await store.upsertIdentityProvider(fields('a'), {});
       await store.saveScript('a', 'complete', script('A'));

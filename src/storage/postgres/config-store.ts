@@ -6,9 +6,16 @@ import type {
   ConfigStore,
   IdentityProviderFields,
   IdentityProviderRecord,
+  NewRollout,
+  NewShadow,
   Page,
   PageRequest,
   PropertyRecord,
+  RolloutCountPair,
+  RolloutEnd,
+  RolloutRecord,
+  RolloutRefusal,
+  RolloutStore,
   SavedScript,
   ScriptSource,
   ScriptVersion,
@@ -16,6 +23,7 @@ import type {
 } from '../types.js';
 import { IdentityProviderTable } from './identity-provider-table.js';
 import { KeyedTable } from './keyed-table.js';
+import { PostgresRolloutTable } from './rollout-table.js';
 
 const json = (value: unknown) => JSON.stringify(value);
 const text = (value: unknown) => String(value);
@@ -26,11 +34,12 @@ const nullableText = (value: unknown) => (value === null ? null : String(value))
  * every read queries the database. (`openStorage` wraps it in `withReadMemo`, which
  * reuses request-path lookups for `storage.postgres.read_cache_ms`.)
  */
-export class PostgresConfigStore implements ConfigStore {
+export class PostgresConfigStore implements ConfigStore, RolloutStore {
   private readonly clients: KeyedTable<ApiClientRecord>;
   private readonly applications: KeyedTable<ApplicationRecord>;
   private readonly properties: KeyedTable<PropertyRecord>;
   private readonly idps: IdentityProviderTable;
+  private readonly rollouts: PostgresRolloutTable;
 
   constructor(private readonly pool: Pool) {
     this.clients = new KeyedTable(pool, {
@@ -87,6 +96,7 @@ export class PostgresConfigStore implements ConfigStore {
       decode: (row) => ({ id: text(row.id), value: text(row.value), sensitive: row.sensitive === true }),
     });
     this.idps = new IdentityProviderTable(pool);
+    this.rollouts = new PostgresRolloutTable(pool);
   }
 
   async getApiClient(clientId: string): Promise<ApiClientRecord | undefined> {
@@ -143,8 +153,13 @@ export class PostgresConfigStore implements ConfigStore {
   async deleteIdentityProvider(id: string): Promise<boolean> {
     return this.idps.delete(id);
   }
-  async saveScript(idpId: string, kind: ScriptKind, script: ScriptSource): Promise<SavedScript | undefined> {
-    return this.idps.saveScript(idpId, kind, script);
+  async saveScript(
+    idpId: string,
+    kind: ScriptKind,
+    script: ScriptSource,
+    options: { activate?: boolean } = {},
+  ): Promise<SavedScript | undefined> {
+    return this.idps.saveScript(idpId, kind, script, options.activate ?? true);
   }
   async listScriptVersions(
     idpId: string,
@@ -162,6 +177,36 @@ export class PostgresConfigStore implements ConfigStore {
   }
   async activateScriptVersion(idpId: string, kind: ScriptKind, version: number): Promise<boolean> {
     return this.idps.activate(idpId, kind, version);
+  }
+
+  async startRollout(
+    idpId: string,
+    kind: ScriptKind,
+    rollout: NewRollout,
+  ): Promise<RolloutRecord | RolloutRefusal> {
+    return this.rollouts.start(idpId, kind, rollout);
+  }
+  async getRollout(idpId: string, kind: ScriptKind): Promise<RolloutRecord | undefined> {
+    return this.rollouts.read(idpId, kind);
+  }
+  async endRollout(idpId: string, kind: ScriptKind, end: RolloutEnd): Promise<RolloutRecord | undefined> {
+    return this.rollouts.end(idpId, kind, end);
+  }
+  /** Counts are not part of the memoised IdP record, so adding them keeps the memo. */
+  async addRolloutCounts(
+    idpId: string,
+    kind: ScriptKind,
+    toVersion: number,
+    delta: RolloutCountPair,
+  ): Promise<RolloutCountPair | undefined> {
+    return this.rollouts.add(idpId, kind, toVersion, delta);
+  }
+
+  async startShadow(idpId: string, kind: ScriptKind, shadow: NewShadow): Promise<boolean> {
+    return this.rollouts.startShadow(idpId, kind, shadow);
+  }
+  async stopShadow(idpId: string, kind: ScriptKind): Promise<boolean> {
+    return this.rollouts.stopShadow(idpId, kind);
   }
 
   async getProperty(id: string): Promise<PropertyRecord | undefined> {

@@ -2,6 +2,7 @@ import { createHash } from 'node:crypto';
 import type { Pool, PoolClient, QueryConfig } from 'pg';
 import { type IdpLimits, type RateLimitRule, SCRIPT_KINDS, type ScriptKind } from '../../config/schema.js';
 import { pageOf } from '../paging.js';
+import { type CanaryRow, canariesFromRows, type ShadowRow, shadowsFromRows } from '../rollout-rows.js';
 import type {
   IdentityProviderFields,
   IdentityProviderRecord,
@@ -14,6 +15,7 @@ import type {
   ScriptVersionInfo,
 } from '../types.js';
 import { inTransaction } from './database.js';
+import { POSTGRES_CANARIES, POSTGRES_SHADOWS } from './rollout-table.js';
 
 interface IdpRow {
   id: string;
@@ -25,6 +27,10 @@ interface IdpRow {
   rate_limits: RateLimitRule[] | null;
   /** The active scripts, aggregated as JSON in the same statement. */
   scripts: Array<ScriptVersion & { kind: ScriptKind }>;
+  /** The running canaries, aggregated as JSON in the same statement. */
+  canaries: CanaryRow[];
+  /** The shadows, aggregated as JSON in the same statement. */
+  shadows: ShadowRow[];
 }
 
 type VersionRow = ScriptVersionInfo & { source?: string };
@@ -42,7 +48,9 @@ const SELECT_IDP = `
                                         'sha256', v.sha256, 'filename', v.filename) ORDER BY a.kind)
       FROM active_scripts a JOIN script_versions v USING (idp_id, kind, version)
       WHERE a.idp_id = i.id
-    ), '[]'::json) AS scripts
+    ), '[]'::json) AS scripts,
+    ${POSTGRES_CANARIES},
+    ${POSTGRES_SHADOWS}
   FROM identity_providers i`;
 
 const VERSION_INFO = `
@@ -77,6 +85,11 @@ const SQL = {
       RETURNING version)
     INSERT INTO active_scripts (idp_id, kind, version) SELECT $1, $2, version FROM saved
     ON CONFLICT (idp_id, kind) DO UPDATE SET version = excluded.version
+    RETURNING version`,
+  // A version stored without activating it (its stored tests failed); the caller holds the row lock.
+  storeVersion: `INSERT INTO script_versions (idp_id, kind, version, source, sha256, filename, created_at)
+    SELECT $1, $2, COALESCE(MAX(version), 0) + 1, $3, $4, $5, $6
+    FROM script_versions WHERE idp_id = $1 AND kind = $2
     RETURNING version`,
   deactivate: 'DELETE FROM active_scripts WHERE idp_id = $1 AND kind = $2',
   // Locking the IdP row serialises with saves and deletes: a deleted IdP activates nothing.
@@ -154,10 +167,15 @@ export class IdentityProviderTable {
     return (await query(this.pool, 'delete', [id])).rowCount === 1;
   }
 
-  async saveScript(idpId: string, kind: ScriptKind, script: ScriptSource): Promise<SavedScript | undefined> {
+  async saveScript(
+    idpId: string,
+    kind: ScriptKind,
+    script: ScriptSource,
+    activate = true,
+  ): Promise<SavedScript | undefined> {
     return inTransaction(this.pool, async (client) => {
       if ((await query(client, 'lock', [idpId])).rowCount !== 1) return undefined;
-      return setScript(client, idpId, kind, script);
+      return setScript(client, idpId, kind, script, activate);
     });
   }
 
@@ -195,14 +213,16 @@ export class IdentityProviderTable {
 }
 
 /**
- * Saves `script` as a new active version unless it is the active source, or deactivates
- * the kind (null). The caller holds the IdP's row lock.
+ * Saves `script` as a new active version (or, with `activate` false, an inactive one)
+ * unless it is the active source, or deactivates the kind (null). The caller holds the
+ * IdP's row lock.
  */
 async function setScript(
   client: PoolClient,
   idpId: string,
   kind: ScriptKind,
   script: ScriptSource | null,
+  activate = true,
 ): Promise<SavedScript | undefined> {
   if (script === null) {
     await query(client, 'deactivate', [idpId, kind]);
@@ -212,7 +232,7 @@ async function setScript(
   const { rows } = await query<ScriptVersion>(client, 'activeScript', [idpId, kind]);
   const active = rows[0];
   if (active?.sha256 === hash) return { version: active, created: false };
-  const saved = await query<{ version: number }>(client, 'saveVersion', [
+  const saved = await query<{ version: number }>(client, activate ? 'saveVersion' : 'storeVersion', [
     idpId,
     kind,
     script.source,
@@ -249,11 +269,22 @@ function fieldParams(idp: IdentityProviderFields): unknown[] {
   ];
 }
 
-function toRecord({ scripts: active, http, rate_limits, ...fields }: IdpRow): IdentityProviderRecord {
+function toRecord({
+  scripts: active,
+  http,
+  rate_limits,
+  canaries: running,
+  shadows: shadowRows,
+  ...fields
+}: IdpRow): IdentityProviderRecord {
   const scripts: IdentityProviderRecord['scripts'] = {};
   for (const { kind, ...version } of active) scripts[kind] = version;
   const record: IdentityProviderRecord = { ...fields, scripts };
   if (http !== null) record.http = http;
   if (rate_limits !== null) record.rate_limits = rate_limits;
+  const canaries = canariesFromRows(running);
+  if (canaries) record.canaries = canaries;
+  const shadows = shadowsFromRows(shadowRows);
+  if (shadows) record.shadows = shadows;
   return record;
 }

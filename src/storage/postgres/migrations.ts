@@ -118,4 +118,51 @@ export const MIGRATIONS: readonly string[] = [
   `
   ALTER TABLE identity_providers ADD COLUMN rate_limits JSONB;
   `,
+  // Stored script test cases (issue 14): one JSON list per IdP and script kind, kept as
+  // TEXT so it comes back byte for byte.
+  `
+  CREATE TABLE script_tests (
+    idp_id     TEXT COLLATE "C" NOT NULL REFERENCES identity_providers (id) ON DELETE CASCADE,
+    kind       TEXT NOT NULL CHECK (kind IN ('init', 'complete', 'backchannel')),
+    cases      TEXT NOT NULL,
+    updated_at BIGINT NOT NULL,
+    PRIMARY KEY (idp_id, kind)
+  );
+  `,
+  // Script canaries (issue 14): the latest canary per IdP and script kind, running or ended,
+  // with each version's counts (nodes add theirs, so the totals are shared).
+  `
+  CREATE TABLE script_rollouts (
+    idp_id         TEXT COLLATE "C" NOT NULL REFERENCES identity_providers (id) ON DELETE CASCADE,
+    kind           TEXT NOT NULL CHECK (kind IN ('init', 'complete', 'backchannel')),
+    from_version   INTEGER NOT NULL,
+    to_version     INTEGER NOT NULL,
+    state          TEXT NOT NULL CHECK (state IN ('running', 'promoted', 'rolled_back', 'aborted')),
+    percent        INTEGER NOT NULL,
+    margin_points  DOUBLE PRECISION NOT NULL,
+    min_executions INTEGER NOT NULL,
+    promote_after  INTEGER,
+    started_at     BIGINT NOT NULL,
+    ended_at       BIGINT,
+    reason         TEXT,
+    from_executions BIGINT NOT NULL DEFAULT 0,
+    from_failures   BIGINT NOT NULL DEFAULT 0,
+    from_wall_ms    DOUBLE PRECISION NOT NULL DEFAULT 0,
+    to_executions   BIGINT NOT NULL DEFAULT 0,
+    to_failures     BIGINT NOT NULL DEFAULT 0,
+    to_wall_ms      DOUBLE PRECISION NOT NULL DEFAULT 0,
+    PRIMARY KEY (idp_id, kind)
+  );
+  `,
+  // Script shadows (issue 14): a stored version run beside the active one on copies of live inputs.
+  `
+  CREATE TABLE script_shadows (
+    idp_id     TEXT COLLATE "C" NOT NULL REFERENCES identity_providers (id) ON DELETE CASCADE,
+    kind       TEXT NOT NULL CHECK (kind IN ('init', 'complete', 'backchannel')),
+    version    INTEGER NOT NULL,
+    percent    INTEGER NOT NULL,
+    started_at BIGINT NOT NULL,
+    PRIMARY KEY (idp_id, kind)
+  );
+  `,
 ];

@@ -6,9 +6,16 @@ import type {
   ConfigStore,
   IdentityProviderFields,
   IdentityProviderRecord,
+  NewRollout,
+  NewShadow,
   Page,
   PageRequest,
   PropertyRecord,
+  RolloutCountPair,
+  RolloutEnd,
+  RolloutRecord,
+  RolloutRefusal,
+  RolloutStore,
   SavedScript,
   ScriptSource,
   ScriptVersion,
@@ -17,6 +24,7 @@ import type {
 import type { SqliteDatabase } from './database.js';
 import { IdentityProviderTable } from './identity-provider-table.js';
 import { KeyedTable } from './keyed-table.js';
+import { RolloutTable } from './rollout-table.js';
 
 /** Memoised lookups kept per kind before the memo starts over. */
 const MAX_MEMO_ENTRIES = 10_000;
@@ -32,11 +40,12 @@ const parse = <T>(value: unknown) => JSON.parse(String(value)) as T;
  * (checked on every read; it costs no I/O) reveals commits by any other connection or
  * process, so a lookup runs no query when nothing changed.
  */
-export class SqliteConfigStore implements ConfigStore {
+export class SqliteConfigStore implements ConfigStore, RolloutStore {
   private readonly clients: KeyedTable<ApiClientRecord>;
   private readonly applications: KeyedTable<ApplicationRecord>;
   private readonly properties: KeyedTable<PropertyRecord>;
   private readonly idps: IdentityProviderTable;
+  private readonly rollouts: RolloutTable;
   private readonly ping_;
   private readonly dataVersion;
   private memoVersion = -1;
@@ -96,6 +105,7 @@ export class SqliteConfigStore implements ConfigStore {
       decode: (row) => ({ id: String(row.id), value: String(row.value), sensitive: row.sensitive === 1 }),
     });
     this.idps = new IdentityProviderTable(db);
+    this.rollouts = new RolloutTable(db);
     this.ping_ = db.prepare('SELECT 1');
     this.dataVersion = db.prepare<[], number>('PRAGMA data_version').pluck();
   }
@@ -200,8 +210,13 @@ export class SqliteConfigStore implements ConfigStore {
   async deleteIdentityProvider(id: string): Promise<boolean> {
     return this.write(() => this.idps.delete(id));
   }
-  async saveScript(idpId: string, kind: ScriptKind, script: ScriptSource): Promise<SavedScript | undefined> {
-    return this.write(() => this.idps.saveScript(idpId, kind, script));
+  async saveScript(
+    idpId: string,
+    kind: ScriptKind,
+    script: ScriptSource,
+    options: { activate?: boolean } = {},
+  ): Promise<SavedScript | undefined> {
+    return this.write(() => this.idps.saveScript(idpId, kind, script, options.activate ?? true));
   }
   async listScriptVersions(
     idpId: string,
@@ -219,6 +234,36 @@ export class SqliteConfigStore implements ConfigStore {
   }
   async activateScriptVersion(idpId: string, kind: ScriptKind, version: number): Promise<boolean> {
     return this.write(() => this.idps.activate(idpId, kind, version));
+  }
+
+  async startRollout(
+    idpId: string,
+    kind: ScriptKind,
+    rollout: NewRollout,
+  ): Promise<RolloutRecord | RolloutRefusal> {
+    return this.write(() => this.rollouts.start(idpId, kind, rollout));
+  }
+  async getRollout(idpId: string, kind: ScriptKind): Promise<RolloutRecord | undefined> {
+    return this.rollouts.read(idpId, kind);
+  }
+  async endRollout(idpId: string, kind: ScriptKind, end: RolloutEnd): Promise<RolloutRecord | undefined> {
+    return this.write(() => this.rollouts.end(idpId, kind, end));
+  }
+  /** Counts are not part of the memoised IdP record, so adding them keeps the memo. */
+  async addRolloutCounts(
+    idpId: string,
+    kind: ScriptKind,
+    toVersion: number,
+    delta: RolloutCountPair,
+  ): Promise<RolloutCountPair | undefined> {
+    return this.rollouts.add(idpId, kind, toVersion, delta);
+  }
+
+  async startShadow(idpId: string, kind: ScriptKind, shadow: NewShadow): Promise<boolean> {
+    return this.write(() => this.rollouts.startShadow(idpId, kind, shadow));
+  }
+  async stopShadow(idpId: string, kind: ScriptKind): Promise<boolean> {
+    return this.write(() => this.rollouts.stopShadow(idpId, kind));
   }
 
   async getProperty(id: string): Promise<PropertyRecord | undefined> {

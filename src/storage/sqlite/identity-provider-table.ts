@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import { SCRIPT_KINDS, type ScriptKind } from '../../config/schema.js';
 import { pageOf } from '../paging.js';
+import { canariesFromRows, type ShadowRow, shadowsFromRows } from '../rollout-rows.js';
 import type {
   IdentityProviderFields,
   IdentityProviderRecord,
@@ -12,6 +13,7 @@ import type {
   ScriptVersionInfo,
 } from '../types.js';
 import type { SqliteDatabase } from './database.js';
+import { type CanaryRow, SQLITE_CANARIES, SQLITE_SHADOWS } from './rollout-table.js';
 
 interface IdpRow {
   id: string;
@@ -62,6 +64,8 @@ export class IdentityProviderTable {
          FROM active_scripts a JOIN script_versions v USING (idp_id, kind, version)
          WHERE a.idp_id = ?`,
       ),
+      canaries: db.prepare<[string], CanaryRow>(SQLITE_CANARIES),
+      shadows: db.prepare<[string], ShadowRow>(SQLITE_SHADOWS),
       insert: db.prepare<FieldParams>(
         `INSERT INTO identity_providers (id, name, flow, enabled, limits, http, updated_at, rate_limits)
          VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (id) DO NOTHING`,
@@ -174,10 +178,16 @@ export class IdentityProviderTable {
       .immediate();
   }
 
-  saveScript(idpId: string, kind: ScriptKind, script: ScriptSource): SavedScript | undefined {
+  saveScript(
+    idpId: string,
+    kind: ScriptKind,
+    script: ScriptSource,
+    activate = true,
+  ): SavedScript | undefined {
     return this.db
       .transaction(() => {
         if (!this.s.get.get(idpId)) return undefined;
+        if (!activate) return this.storeInactive(idpId, kind, script);
         const created = this.setScript(idpId, kind, script);
         const active = this.s.activeScripts.all(idpId).find((row) => row.kind === kind);
         if (!active) throw new Error('a saved script is active');
@@ -230,6 +240,22 @@ export class IdentityProviderTable {
     return true;
   }
 
+  /** Stores `script` as a new version without activating it, unless it is the active source. */
+  private storeInactive(idpId: string, kind: ScriptKind, script: ScriptSource): SavedScript {
+    const hash = sha256(script.source);
+    const active = this.s.activeScripts.all(idpId).find((row) => row.kind === kind);
+    if (active?.sha256 === hash) {
+      const { kind: _kind, ...version } = active;
+      return { version, created: false };
+    }
+    const version = this.s.nextVersion.get(idpId, kind) ?? 1;
+    this.s.insertVersion.run(idpId, kind, version, script.source, hash, script.filename, Date.now());
+    return {
+      version: { version, source: script.source, sha256: hash, filename: script.filename },
+      created: true,
+    };
+  }
+
   /**
    * Runs reads that take more than one statement (an IdP row, then its scripts) in one
    * deferred transaction, so they all see the same commit: without it, a commit by
@@ -266,6 +292,10 @@ export class IdentityProviderTable {
     };
     if (http !== null) record.http = JSON.parse(http);
     if (rate_limits !== null) record.rate_limits = JSON.parse(rate_limits);
+    const canaries = canariesFromRows(this.s.canaries.all(row.id));
+    if (canaries) record.canaries = canaries;
+    const shadows = shadowsFromRows(this.s.shadows.all(row.id));
+    if (shadows) record.shadows = shadows;
     return record;
   }
 }

@@ -138,4 +138,50 @@ export const MIGRATIONS: readonly string[] = [
   CREATE INDEX rate_counters_expiry ON rate_counters (expires_at);
   ALTER TABLE identity_providers ADD COLUMN rate_limits TEXT;
   `,
+  // Stored script test cases (issue 14): one JSON list per IdP and script kind.
+  `
+  CREATE TABLE script_tests (
+    idp_id     TEXT NOT NULL REFERENCES identity_providers (id) ON DELETE CASCADE,
+    kind       TEXT NOT NULL CHECK (kind IN ('init', 'complete', 'backchannel')),
+    cases      TEXT NOT NULL,
+    updated_at INTEGER NOT NULL,
+    PRIMARY KEY (idp_id, kind)
+  );
+  `,
+  // Script canaries (issue 14): the latest canary per IdP and script kind, running or ended,
+  // with each version's counts (nodes add theirs, so the totals are shared).
+  `
+  CREATE TABLE script_rollouts (
+    idp_id         TEXT NOT NULL REFERENCES identity_providers (id) ON DELETE CASCADE,
+    kind           TEXT NOT NULL CHECK (kind IN ('init', 'complete', 'backchannel')),
+    from_version   INTEGER NOT NULL,
+    to_version     INTEGER NOT NULL,
+    state          TEXT NOT NULL CHECK (state IN ('running', 'promoted', 'rolled_back', 'aborted')),
+    percent        INTEGER NOT NULL,
+    margin_points  REAL NOT NULL,
+    min_executions INTEGER NOT NULL,
+    promote_after  INTEGER,
+    started_at     INTEGER NOT NULL,
+    ended_at       INTEGER,
+    reason         TEXT,
+    from_executions INTEGER NOT NULL DEFAULT 0,
+    from_failures   INTEGER NOT NULL DEFAULT 0,
+    from_wall_ms    REAL NOT NULL DEFAULT 0,
+    to_executions   INTEGER NOT NULL DEFAULT 0,
+    to_failures     INTEGER NOT NULL DEFAULT 0,
+    to_wall_ms      REAL NOT NULL DEFAULT 0,
+    PRIMARY KEY (idp_id, kind)
+  );
+  `,
+  // Script shadows (issue 14): a stored version run beside the active one on copies of live inputs.
+  `
+  CREATE TABLE script_shadows (
+    idp_id     TEXT NOT NULL REFERENCES identity_providers (id) ON DELETE CASCADE,
+    kind       TEXT NOT NULL CHECK (kind IN ('init', 'complete', 'backchannel')),
+    version    INTEGER NOT NULL,
+    percent    INTEGER NOT NULL,
+    started_at INTEGER NOT NULL,
+    PRIMARY KEY (idp_id, kind)
+  );
+  `,
 ];
