@@ -166,6 +166,16 @@ describe('stored script tests and the activation gate', () => {
     assert.equal(thrown.json().passed, 1, thrown.body);
     assert.equal(thrown.json().results[0].error.kind, 'exception');
 
+    // A case's property overrides reach that case's run only.
+    const props = await admin('POST', '/gated/scripts/backchannel/tests/run', {
+      source: 'function execute() { return { status: 2000, responsePayload: "" + PROPERTIES.get("tier") }; }',
+      cases: [
+        { name: 'gold', input: { properties: { tier: 'gold' } }, expect: { payload: 'gold' } },
+        { name: 'none', expect: { payload: 'null' } },
+      ],
+    });
+    assert.equal(props.json().passed, 2, props.body);
+
     const v1 = await admin('POST', '/gated/scripts/backchannel/tests/run', { version: 1 });
     assert.deepEqual(v1.json().target, { kind: 'version', version: 1 });
     expectError(
