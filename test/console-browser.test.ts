@@ -101,6 +101,7 @@ describe('the console in a browser: an IdP from creation to rollback', { skip },
     assert.deepEqual((await options.allTextContents()).map((o) => o.split('(')[0]).sort(), [
       'delete',
       'fetch',
+      'increment',
       'store',
     ]);
     await page.keyboard.press('Escape');

@@ -126,7 +126,7 @@ describe('building the console', () => {
   test('the bundle carries the script globals read from types/registrar-script.d.ts', () => {
     const globals = scriptGlobals(join(import.meta.dirname, '..', 'types', 'registrar-script.d.ts'));
     const names = globals.globals.map((g) => g.name);
-    for (const name of ['CACHE', 'LOG', 'PROPERTIES', 'HTTP', 'print']) assert.ok(names.includes(name), name);
+    for (const name of ['CACHE', 'LOG', 'PROPERTIES', 'HTTP', 'RATE', 'print']) assert.ok(names.includes(name), name);
     assert.deepEqual(
       globals.execute.params.map((p) => p.name),
       ['requestPayload', 'userIdentifier', 'registrationData', 'hookContextCustomParams'],
@@ -134,7 +134,7 @@ describe('building the console', () => {
     const cache = globals.globals.find((g) => g.name === 'CACHE');
     assert.deepEqual(
       cache?.members.map((m) => m.name),
-      ['store', 'fetch', 'delete'],
+      ['store', 'fetch', 'delete', 'increment'],
     );
     const bundle = readFileSync(join(out, 'assets', build.script), 'utf8');
     const store = cache?.members.find((m) => m.name === 'store');
