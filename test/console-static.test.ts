@@ -126,7 +126,8 @@ describe('building the console', () => {
   test('the bundle carries the script globals read from types/registrar-script.d.ts', () => {
     const globals = scriptGlobals(join(import.meta.dirname, '..', 'types', 'registrar-script.d.ts'));
     const names = globals.globals.map((g) => g.name);
-    for (const name of ['CACHE', 'LOG', 'PROPERTIES', 'HTTP', 'RATE', 'print']) assert.ok(names.includes(name), name);
+    for (const name of ['CACHE', 'LOG', 'PROPERTIES', 'HTTP', 'RATE', 'print'])
+      assert.ok(names.includes(name), name);
     assert.deepEqual(
       globals.execute.params.map((p) => p.name),
       ['requestPayload', 'userIdentifier', 'registrationData', 'hookContextCustomParams'],
