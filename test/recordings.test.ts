@@ -167,6 +167,7 @@ function recordingSuite(name: string, start: () => Promise<TestRegistrar>): void
         'status',
       ]);
       assert.deepEqual(body.report.cache, { 'replayed-boom': '1' }, 'the draft wrote to the scratch CACHE');
+      assert.deepEqual(body.report.outbound, [], 'no outbound call was made');
       assert.equal(await cache.get('replayed-boom'), null, 'the real CACHE never sees it');
       assert.equal(await cache.get('seen-boom'), before);
       const badSource = await admin('POST', `/rec/recordings/${failedId}/replay`, { source: 'function (' });
