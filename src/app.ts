@@ -27,6 +27,7 @@ import { backchannelRoute } from './registration/backchannel.js';
 import { completeRoute } from './registration/complete.js';
 import { initRoute } from './registration/init.js';
 import { RateLimiter } from './registration/rate-limits.js';
+import { ExecutionRecorder } from './registration/recorder.js';
 import type { RolloutMonitor } from './rollout/monitor.js';
 import type { ShadowRunner } from './rollout/shadow.js';
 import type { Storage } from './storage/open.js';
@@ -52,6 +53,8 @@ export interface AppDeps {
   rollouts: RolloutMonitor;
   /** Runs shadows beside live executions and keeps their comparisons. */
   shadows: ShadowRunner;
+  /** Records executions for replay; made on the storage's recordings when absent. */
+  recorder?: ExecutionRecorder;
   logger: Logger;
   /** The clock console sessions are timed by (tests move their own); `Date.now` when absent. */
   clock?: () => number;
@@ -99,6 +102,7 @@ export function buildApp(config: RegistrarConfig, deps: AppDeps): FastifyInstanc
   installOpenApi(app, { version });
   app.register(healthRoutes, { storage: deps.storage, engine: deps.engine });
   const limiter = new RateLimiter(deps.storage.counters, deps.metrics);
+  const recorder = deps.recorder ?? new ExecutionRecorder(deps.storage.recordings, deps.engine, deps.logger);
   app.register(backchannelRoute, {
     store: deps.storage.config,
     engine: deps.engine,
@@ -107,11 +111,13 @@ export function buildApp(config: RegistrarConfig, deps: AppDeps): FastifyInstanc
     limiter,
     rollouts: deps.rollouts,
     shadows: deps.shadows,
+    recorder,
   });
   const registration = {
     limiter,
     rollouts: deps.rollouts,
     shadows: deps.shadows,
+    recorder,
     store: deps.storage.config,
     transactions: deps.storage.transactions,
     engine: deps.engine,
@@ -139,6 +145,7 @@ export function buildApp(config: RegistrarConfig, deps: AppDeps): FastifyInstanc
     rollouts: deps.rollouts,
     rolloutStore: deps.storage.rollouts,
     shadows: deps.shadows,
+    recordings: deps.storage.recordings,
     ...(consoleSessions ? { consoleSessions } : {}),
   });
   app.register(tokenRoutes, {

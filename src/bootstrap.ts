@@ -13,6 +13,7 @@ import { IdTokenSigner } from './oauth/id-token.js';
 import { TokenService } from './oauth/tokens.js';
 import { OutboundHttp } from './outbound/client.js';
 import { OutboundMetrics } from './outbound/metrics.js';
+import { purgeRecordings } from './registration/recorder.js';
 import { RolloutMetrics } from './rollout/metrics.js';
 import { RolloutMonitor } from './rollout/monitor.js';
 import { ShadowRunner } from './rollout/shadow.js';
@@ -82,6 +83,7 @@ export async function createDeps(
       storage.consoleSessions.purgeExpired(now).catch(purgeFailed);
       const since = now - config.server.audit_retention_days * 86_400_000;
       storage.auditEvents.purge({ since, keep: config.server.audit_max_events }).catch(purgeFailed);
+      purgeRecordings(storage.config, storage.recordings, now).catch(purgeFailed);
     }, config.cache.purge_interval_seconds * 1000).unref();
     const stopWatching = watchProperties(
       storage.config,

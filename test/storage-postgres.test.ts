@@ -15,12 +15,14 @@ import { PostgresConfigStore } from '../src/storage/postgres/config-store.js';
 import { PostgresConsoleSessionStore } from '../src/storage/postgres/console-session-store.js';
 import { migrate, openPostgres, type PostgresOptions } from '../src/storage/postgres/database.js';
 import { MIGRATIONS } from '../src/storage/postgres/migrations.js';
+import { PostgresRecordingStore } from '../src/storage/postgres/recording-store.js';
 import { PostgresScriptTestStore } from '../src/storage/postgres/script-test-store.js';
 import { PostgresSigningKeyStore } from '../src/storage/postgres/signing-key-store.js';
 import { PostgresTokenStore } from '../src/storage/postgres/token-store.js';
 import type { TokenRecord } from '../src/storage/types.js';
 import { adminStoreConformance } from './helpers/audit-event-conformance.js';
 import { tokenStoreConformance } from './helpers/grant-conformance.js';
+import { recordingStoreConformance } from './helpers/recording-conformance.js';
 import { rolloutStoreConformance } from './helpers/rollout-conformance.js';
 import { scriptTestStoreConformance } from './helpers/script-test-conformance.js';
 import { signingKeyStoreConformance } from './helpers/signing-key-conformance.js';
@@ -110,6 +112,11 @@ function postgresSuites(url: string): void {
       consoleSessions: new PostgresConsoleSessionStore(pool),
       close,
     };
+  });
+
+  recordingStoreConformance('PostgreSQL', async () => {
+    const { pool, close } = await migrated();
+    return { recordings: new PostgresRecordingStore(pool), config: new PostgresConfigStore(pool), close };
   });
 
   scriptTestStoreConformance('PostgreSQL', async () => {

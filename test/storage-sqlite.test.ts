@@ -10,12 +10,14 @@ import { SqliteConfigStore } from '../src/storage/sqlite/config-store.js';
 import { SqliteConsoleSessionStore } from '../src/storage/sqlite/console-session-store.js';
 import { openSqlite } from '../src/storage/sqlite/database.js';
 import { MIGRATIONS } from '../src/storage/sqlite/migrations.js';
+import { SqliteRecordingStore } from '../src/storage/sqlite/recording-store.js';
 import { SqliteScriptTestStore } from '../src/storage/sqlite/script-test-store.js';
 import { SqliteTokenStore } from '../src/storage/sqlite/token-store.js';
 import { SqliteTransactionStore } from '../src/storage/sqlite/transaction-store.js';
 import { adminStoreConformance } from './helpers/audit-event-conformance.js';
 import { counterConformance } from './helpers/counter-conformance.js';
 import { tokenStoreConformance } from './helpers/grant-conformance.js';
+import { recordingStoreConformance } from './helpers/recording-conformance.js';
 import { rolloutStoreConformance } from './helpers/rollout-conformance.js';
 import { sandboxCacheConformance } from './helpers/sandbox-cache-conformance.js';
 import { scriptTestStoreConformance } from './helpers/script-test-conformance.js';
@@ -127,6 +129,17 @@ adminStoreConformance('SQLite', async () => {
   return {
     auditEvents: new SqliteAuditEventStore(db),
     consoleSessions: new SqliteConsoleSessionStore(db),
+    async close() {
+      db.close();
+    },
+  };
+});
+
+recordingStoreConformance('SQLite', async () => {
+  const db = openSqlite(freshPath(), { migrate: true });
+  return {
+    recordings: new SqliteRecordingStore(db),
+    config: new SqliteConfigStore(db),
     async close() {
       db.close();
     },

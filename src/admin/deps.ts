@@ -4,7 +4,13 @@ import type { ScriptEngine } from '../engine/engine.js';
 import type { ApiClientAuthenticator } from '../http/authenticate.js';
 import type { RolloutMonitor } from '../rollout/monitor.js';
 import type { ShadowRunner } from '../rollout/shadow.js';
-import type { AuditEventStore, ConfigStore, RolloutStore, ScriptTestStore } from '../storage/types.js';
+import type {
+  AuditEventStore,
+  ConfigStore,
+  RecordingStore,
+  RolloutStore,
+  ScriptTestStore,
+} from '../storage/types.js';
 
 /** What the admin routes work on. */
 export interface AdminDeps {
@@ -26,6 +32,8 @@ export interface AdminDeps {
   shadows: ShadowRunner;
   /** Where configuration changes are stored as audit events. */
   auditEvents: AuditEventStore;
+  /** Recorded script executions (listed, read, replayed). */
+  recordings: RecordingStore;
   /** Console sessions, whose cookie authenticates like Basic credentials; absent when the console is off. */
   consoleSessions?: ConsoleSessions;
 }

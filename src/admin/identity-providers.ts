@@ -1,6 +1,6 @@
 import type { FastifyInstance } from 'fastify';
 import { z } from 'zod';
-import { idpId, rateLimitsSchema, SCRIPT_KINDS, type ScriptKind } from '../config/schema.js';
+import { idpId, rateLimitsSchema, recordSchema, SCRIPT_KINDS, type ScriptKind } from '../config/schema.js';
 import { RegistrarError } from '../errors.js';
 import { sendJson } from '../http/errors.js';
 import { idpEgressSchema } from '../outbound/allow-entry.js';
@@ -34,6 +34,8 @@ const fields = {
   http: idpEgressSchema,
   /** Declarative rate limits on the IdP's endpoints (as in the config file). */
   rate_limits: rateLimitsSchema,
+  /** Which executions are recorded for replay (as in the config file). */
+  record: recordSchema,
 };
 const scriptsInput = z.strictObject({
   init: scriptInput.nullable().optional(),
@@ -49,6 +51,7 @@ const createBody = z.strictObject({
   limits: fields.limits.default({}),
   http: fields.http.optional(),
   rate_limits: fields.rate_limits.optional(),
+  record: fields.record.optional(),
   scripts: scriptsInput,
 });
 const replaceBody = z.strictObject({
@@ -59,6 +62,7 @@ const replaceBody = z.strictObject({
   limits: fields.limits.default({}),
   http: fields.http.optional(),
   rate_limits: fields.rate_limits.optional(),
+  record: fields.record.optional(),
   /** Scripts to save with the change (null removes a kind); kinds not named stay as they are. */
   scripts: scriptsInput.optional(),
 });
@@ -71,6 +75,8 @@ const patchBody = z.strictObject({
   http: fields.http.nullable().optional(),
   /** null (or []) removes the IdP's rate limits. */
   rate_limits: fields.rate_limits.nullable().optional(),
+  /** null stops recording. */
+  record: fields.record.nullable().optional(),
   scripts: scriptsInput.optional(),
 });
 
@@ -174,7 +180,7 @@ export async function identityProviderRoutes(app: FastifyInstance, deps: AdminDe
     adminDoc({
       summary: 'Replace an identity provider',
       description:
-        'Replaces name, flow, enabled, limits, http and rate_limits. `scripts` may save new versions (or remove a kind with null); kinds not named keep their active version.',
+        'Replaces name, flow, enabled, limits, http, rate_limits and record. `scripts` may save new versions (or remove a kind with null); kinds not named keep their active version.',
       tags: [TAG],
       query: forceQuery,
       more: SCRIPT_GATE,
@@ -217,6 +223,11 @@ export async function identityProviderRoutes(app: FastifyInstance, deps: AdminDe
           ? {}
           : (body.rate_limits ?? before.rate_limits)
             ? { rate_limits: body.rate_limits ?? before.rate_limits }
+            : {}),
+        ...(body.record === null
+          ? {}
+          : (body.record ?? before.record)
+            ? { record: body.record ?? before.record }
             : {}),
       };
       return sendJson(reply, await update(request.params.id, 'update', change, scripts, request));

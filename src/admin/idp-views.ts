@@ -1,6 +1,12 @@
 import { z } from 'zod';
 import { compileCheck } from '../config/compile-check.js';
-import { idpLimitsSchema, rateLimitsSchema, SCRIPT_KINDS, type ScriptKind } from '../config/schema.js';
+import {
+  idpLimitsSchema,
+  rateLimitsSchema,
+  recordSchema,
+  SCRIPT_KINDS,
+  type ScriptKind,
+} from '../config/schema.js';
 import type { FieldProblem } from '../errors.js';
 import { idpEgressSchema } from '../outbound/allow-entry.js';
 import type { IdentityProviderRecord, ScriptSource } from '../storage/types.js';
@@ -36,6 +42,8 @@ export const identityProviderView = z.object({
   http: idpEgressSchema.optional(),
   /** Its declarative rate limits, when it has any. */
   rate_limits: rateLimitsSchema.optional(),
+  /** Which executions are recorded for replay, when any are. */
+  record: recordSchema.optional(),
   scripts: z.partialRecord(scriptKindParam, scriptVersionView),
 });
 
@@ -45,7 +53,7 @@ export function idpView(idp: IdentityProviderRecord): z.infer<typeof identityPro
     const script = idp.scripts[kind];
     if (script) scripts[kind] = { version: script.version, sha256: script.sha256, filename: script.filename };
   }
-  const { id, name, flow, enabled, limits, http, rate_limits } = idp;
+  const { id, name, flow, enabled, limits, http, rate_limits, record } = idp;
   return {
     id,
     name,
@@ -54,6 +62,7 @@ export function idpView(idp: IdentityProviderRecord): z.infer<typeof identityPro
     limits,
     ...(http ? { http } : {}),
     ...(rate_limits?.length ? { rate_limits } : {}),
+    ...(record ? { record } : {}),
     scripts,
   };
 }

@@ -10,6 +10,8 @@ import { ADMIN_PREFIX, type AdminDeps, API_PREFIX } from './deps.js';
 import { dryRunRoute } from './dry-run-route.js';
 import { identityProviderRoutes } from './identity-providers.js';
 import { propertyRoutes } from './properties.js';
+import { recordingReplayRoutes } from './recording-replay.js';
+import { recordingRoutes } from './recordings.js';
 import { scriptRolloutRoutes } from './script-rollout.js';
 import { scriptShadowRoutes } from './script-shadow.js';
 import { scriptTestRoutes } from './script-tests.js';
@@ -41,6 +43,8 @@ export async function adminRoutes(app: FastifyInstance, deps: AdminDeps): Promis
       await admin.register(scriptRolloutRoutes, deps);
       await admin.register(scriptShadowRoutes, deps);
       await admin.register(propertyRoutes, deps);
+      await admin.register(recordingRoutes, deps);
+      await admin.register(recordingReplayRoutes, deps);
     },
     { prefix: ADMIN_PREFIX },
   );

@@ -20,6 +20,7 @@ const COMMANDS: Record<string, Command> = {
   },
   'config validate': async (args) => (await import('./config-validate.js')).configValidate(args),
   'script test': async (args) => (await import('./script-test.js')).scriptTest(args),
+  'script replay': async (args) => (await import('./script-replay.js')).scriptReplay(args),
   'client create': async (args) => (await import('./client.js')).clientCreate(args),
   'client rotate-secret': async (args) => (await import('./client.js')).clientRotateSecret(args),
 };
@@ -29,7 +30,7 @@ const GROUPS = new Set(Object.keys(COMMANDS).map((name) => name.split(' ')[0]));
 /**
  * Runs the command `argv` names (without node and the script path) and returns the
  * exit code: 0 success, 1 usage, configuration or storage error, 2 a tested script
- * failed. Help (`help`, `--help`, `-h`, no arguments) prints the usage to stdout.
+ * failed (or a replay differed from its recording). Help (`help`, `--help`, `-h`, no arguments) prints the usage to stdout.
  */
 export async function main(argv: string[]): Promise<number> {
   const [first, second] = argv;

@@ -19,16 +19,22 @@ Commands:
       --cpu-ms N, --wall-ms N, --memory-mb N   limits (defaults 1000, 10000, 64)
       --json                             print the report as JSON
       --cases FILE                       run the YAML/JSON test cases in FILE instead (exit 2 when any fails)
+  script replay IDP RECORDING [options]
+                                     replay a recorded execution locally against storage (as serve
+                                     would open it): empty scratch CACHE, no outbound calls
+      --version N                        against a stored version (default: the active one)
+      --source FILE                      against a draft
+      --json                             print the comparison as JSON (exit 2 when it differs)
   client create CLIENT_ID [--scope S]... [--name NAME]
                                      create an API client in storage; prints its new secret once
                                      (scopes: user_registration, admin, token_introspection)
   client rotate-secret CLIENT_ID     give an API client a new secret; prints it once
   help, --help                       this text
 
-Environment (serve, client): REGISTRAR_CONFIG, REGISTRAR_DATA_DIR, REGISTRAR_STORAGE_URL,
+Environment (serve, client, script replay): REGISTRAR_CONFIG, REGISTRAR_DATA_DIR, REGISTRAR_STORAGE_URL,
 REGISTRAR_CACHE_URL; serve also HOST, PORT, REGISTRAR_SECRET_KEY, LOG_LEVEL.
 
-Exit codes: 0 success; 1 usage, configuration or storage error; 2 the tested script (or a test case) failed.
+Exit codes: 0 success; 1 usage, configuration or storage error; 2 the tested script (or a test case) failed, or a replay differed.
 `;
 
 /** A command line that does not make sense: reported on stderr with a pointer to the usage, exit 1. */

@@ -60,6 +60,7 @@ export async function applyConfig(
         limits: idp.limits ?? {},
         ...(idp.http ? { http: idp.http } : {}),
         ...(idp.rate_limits?.length ? { rate_limits: idp.rate_limits } : {}),
+        ...(idp.record ? { record: idp.record } : {}),
       },
       idp.scripts,
     );

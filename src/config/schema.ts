@@ -92,6 +92,19 @@ export const rateLimitsSchema = z
     });
   });
 
+/**
+ * Which of an IdP's script executions are recorded (for replay): every failure (a
+ * status outside 2000–2999 or no result) when `failures`, and `sample_percent` of the
+ * successes; kept `retain_days` and at most `max_recordings` per IdP (the newest).
+ */
+export const recordSchema = z.strictObject({
+  failures: z.boolean().default(true),
+  sample_percent: z.number().min(0).max(100).default(0),
+  retain_days: z.int().min(1).max(365).default(7),
+  max_recordings: z.int().min(1).max(100_000).default(1000),
+});
+export type RecordPolicy = z.infer<typeof recordSchema>;
+
 /** A script is a path relative to the config file, or inline source. */
 const scriptRef = z.union([z.string().min(1), z.strictObject({ source: z.string() })]);
 
@@ -354,6 +367,8 @@ const identityProviderSchema = z.strictObject({
   http: idpEgressSchema.optional(),
   /** Declarative rate limits on the IdP's endpoints, checked before the script runs. */
   rate_limits: rateLimitsSchema.optional(),
+  /** Recording of executions for replay (see docs/recordings.md); absent: nothing is recorded. */
+  record: recordSchema.optional(),
   /** Stored test cases per script kind; they replace the stored list and gate the file's scripts at start. */
   tests: z
     .strictObject({

@@ -10,6 +10,7 @@ import type { ConfigStore } from '../storage/types.js';
 import { parseBackchannelBody } from './backchannel-body.js';
 import { findEnabledIdentityProvider } from './identity-provider.js';
 import type { RateLimiter } from './rate-limits.js';
+import type { ExecutionRecorder } from './recorder.js';
 import { BACKCHANNEL_DOC } from './route-docs.js';
 import { runIdpScript } from './run-script.js';
 
@@ -23,6 +24,8 @@ export interface BackchannelDeps {
   rollouts?: RolloutMonitor;
   /** Runs shadows; absent: none run. */
   shadows?: ShadowRunner;
+  /** Records executions for replay; absent: none are recorded. */
+  recorder?: ExecutionRecorder;
 }
 
 export const BACKCHANNEL_PATH = '/oauth/api/v3/custom-registration/:idp/backchannel';
@@ -53,7 +56,7 @@ export async function backchannelRoute(app: FastifyInstance, deps: BackchannelDe
       [body.data, null, null, null],
       request.id,
       // A canary's choice is sticky per data string.
-      { rollouts: deps.rollouts, shadows: deps.shadows, callerKey: body.data },
+      { rollouts: deps.rollouts, shadows: deps.shadows, recorder: deps.recorder, callerKey: body.data },
     );
     noteAudit(request, { scriptStatus: status });
     const answer = responsePayload === undefined ? { status } : { status, data: responsePayload };

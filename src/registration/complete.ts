@@ -13,6 +13,7 @@ import type { ShadowRunner } from '../rollout/shadow.js';
 import type { ApplicationRecord, ConfigStore, TransactionStore } from '../storage/types.js';
 import { bodyObject, findIdentityProviderFor, optionalString } from './application-request.js';
 import type { RateLimiter } from './rate-limits.js';
+import type { ExecutionRecorder } from './recorder.js';
 import { COMPLETE_DOC } from './route-docs.js';
 import { isSuccessStatus, runIdpScript } from './run-script.js';
 import { claimHoldMs, claimTransaction, releaseTransaction, settleTransaction } from './transaction-claim.js';
@@ -38,6 +39,8 @@ export interface CompleteDeps {
   rollouts?: RolloutMonitor;
   /** Runs shadows; absent: none run. */
   shadows?: ShadowRunner;
+  /** Records executions for replay; absent: none are recorded. */
+  recorder?: ExecutionRecorder;
 }
 
 /**
@@ -76,7 +79,12 @@ export async function completeRoute(app: FastifyInstance, deps: CompleteDeps): P
           [data, null, registrationData, hookParams],
           request.id,
           // A canary's choice is sticky per transaction (two_step), else per data string.
-          { rollouts: deps.rollouts, shadows: deps.shadows, callerKey: claim ? claim.transaction.id : data },
+          {
+            rollouts: deps.rollouts,
+            shadows: deps.shadows,
+            recorder: deps.recorder,
+            callerKey: claim ? claim.transaction.id : data,
+          },
         );
       } catch (error) {
         if (claim) await releaseTransaction(deps.transactions, claim, request.log); // the user may retry

@@ -11,6 +11,7 @@ import type { ShadowRunner } from '../rollout/shadow.js';
 import type { ConfigStore, TransactionStore } from '../storage/types.js';
 import { bodyObject, findIdentityProviderFor, optionalString } from './application-request.js';
 import type { RateLimiter } from './rate-limits.js';
+import type { ExecutionRecorder } from './recorder.js';
 import { INIT_DOC } from './route-docs.js';
 import { isSuccessStatus, runIdpScript } from './run-script.js';
 
@@ -26,6 +27,8 @@ export interface InitDeps {
   rollouts?: RolloutMonitor;
   /** Runs shadows; absent: none run. */
   shadows?: ShadowRunner;
+  /** Records executions for replay; absent: none are recorded. */
+  recorder?: ExecutionRecorder;
 }
 
 /**
@@ -56,7 +59,12 @@ export async function initRoute(app: FastifyInstance, deps: InitDeps): Promise<v
         'init',
         [data, null, null, null],
         request.id,
-        { rollouts: deps.rollouts, shadows: deps.shadows, callerKey: newTransactionId },
+        {
+          rollouts: deps.rollouts,
+          shadows: deps.shadows,
+          recorder: deps.recorder,
+          callerKey: newTransactionId,
+        },
       );
       const { status, responsePayload, registrationData } = result;
       noteAudit(request, { scriptStatus: status });

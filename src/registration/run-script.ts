@@ -8,6 +8,7 @@ import { takesCanary } from '../rollout/assign.js';
 import type { RolloutMonitor } from '../rollout/monitor.js';
 import type { ShadowRunner } from '../rollout/shadow.js';
 import type { IdentityProviderRecord } from '../storage/types.js';
+import type { ExecutionRecorder } from './recorder.js';
 
 /** A script status in the success range 2000–2999. */
 export const isSuccessStatus = (status: number): boolean => status >= 2000 && status <= 2999;
@@ -26,6 +27,8 @@ export interface CanaryOptions {
   callerKey?: string | null;
   /** Copies executions to a kind's shadow; without it shadows are not run. */
   shadows?: ShadowRunner | undefined;
+  /** Records executions the IdP's `record` policy selects; without it nothing is recorded. */
+  recorder?: ExecutionRecorder | undefined;
 }
 
 /**
@@ -69,6 +72,8 @@ export async function runIdpScript(
   if (shadow && canaryOptions.shadows) {
     canaryOptions.shadows.offer(idp, kind, shadow, args, requestId, { version: script.version, outcome });
   }
+  // Not awaited: the answer never waits for the recording (a failed write is logged).
+  void canaryOptions.recorder?.offer(idp, kind, script.version, args, outcome, requestId);
   if (canary && canaryOptions.rollouts) {
     const failed = !outcome.ok || outcome.result.status >= 5000;
     canaryOptions.rollouts.record(idp.id, kind, canary, script.version, failed, outcome.wallMs);

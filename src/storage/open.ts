@@ -5,6 +5,7 @@ import { PostgresAuditEventStore } from './postgres/audit-event-store.js';
 import { PostgresConfigStore } from './postgres/config-store.js';
 import { PostgresConsoleSessionStore } from './postgres/console-session-store.js';
 import { migrate, openPostgres } from './postgres/database.js';
+import { PostgresRecordingStore } from './postgres/recording-store.js';
 import { PostgresScriptTestStore } from './postgres/script-test-store.js';
 import { PostgresSigningKeyStore } from './postgres/signing-key-store.js';
 import { PostgresTokenStore } from './postgres/token-store.js';
@@ -17,6 +18,7 @@ import { SqliteCacheStore } from './sqlite/cache-store.js';
 import { SqliteConfigStore } from './sqlite/config-store.js';
 import { SqliteConsoleSessionStore } from './sqlite/console-session-store.js';
 import { openSqlite, type SqliteDatabase, sqlitePath } from './sqlite/database.js';
+import { SqliteRecordingStore } from './sqlite/recording-store.js';
 import { SqliteScriptTestStore } from './sqlite/script-test-store.js';
 import { SqliteSigningKeyStore } from './sqlite/signing-key-store.js';
 import { SqliteTokenStore } from './sqlite/token-store.js';
@@ -28,6 +30,7 @@ import type {
   ConfigStore,
   ConsoleSessionStore,
   CounterStore,
+  RecordingStore,
   RolloutStore,
   SandboxCache,
   ScriptTestStore,
@@ -49,6 +52,8 @@ export interface Storage {
   scriptTests: ScriptTestStore;
   /** Script canaries, in the configuration storage (the same store as `config`, so its memo sees them). */
   rollouts: RolloutStore;
+  /** Recorded script executions (for replay), beside the configuration. */
+  recordings: RecordingStore;
   cache: CacheStore;
   /** The declarative rate limits' counters, beside the CACHE (so shared by every node). */
   counters: CounterStore;
@@ -115,7 +120,14 @@ async function openDurable(
   Half<
     Pick<
       Storage,
-      'config' | 'tokens' | 'signingKeys' | 'auditEvents' | 'consoleSessions' | 'scriptTests' | 'rollouts'
+      | 'config'
+      | 'tokens'
+      | 'signingKeys'
+      | 'auditEvents'
+      | 'consoleSessions'
+      | 'scriptTests'
+      | 'rollouts'
+      | 'recordings'
     >
   >
 > {
@@ -132,6 +144,7 @@ async function openDurable(
       auditEvents: new SqliteAuditEventStore(db),
       consoleSessions: new SqliteConsoleSessionStore(db),
       scriptTests: new SqliteScriptTestStore(db),
+      recordings: new SqliteRecordingStore(db),
       async close() {
         await checkpointer.close();
         db.close();
@@ -160,6 +173,7 @@ async function openDurable(
     auditEvents: new PostgresAuditEventStore(pool),
     consoleSessions: new PostgresConsoleSessionStore(pool),
     scriptTests: new PostgresScriptTestStore(pool),
+    recordings: new PostgresRecordingStore(pool),
     async close() {
       await pool.end();
     },

@@ -1,4 +1,4 @@
-import type { ApiScope, IdpLimits, RateLimitRule, ScriptKind } from '../config/schema.js';
+import type { ApiScope, IdpLimits, RateLimitRule, RecordPolicy, ScriptKind } from '../config/schema.js';
 import type { RolloutPolicy } from './rollout-types.js';
 
 /** An API client as stored: the secret only as a slow hash. */
@@ -41,6 +41,8 @@ export interface IdentityProviderRecord {
   http?: IdpEgress;
   /** Its declarative rate limits; absent when none. */
   rate_limits?: RateLimitRule[];
+  /** Which executions are recorded for replay; absent when none. */
+  record?: RecordPolicy;
   /** The active version of each script kind the IdP has. */
   scripts: Partial<Record<ScriptKind, ScriptVersion>>;
   /** The running canary of each kind that has one (absent when none runs). */
@@ -286,3 +288,6 @@ export interface SigningKeyStore {
    */
   activate(kid: string): Promise<void>;
 }
+
+/** So do the recorded script executions' types, from recording-types.ts. */
+export type * from './recording-types.js';

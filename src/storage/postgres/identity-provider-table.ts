@@ -1,6 +1,12 @@
 import { createHash } from 'node:crypto';
 import type { Pool, PoolClient, QueryConfig } from 'pg';
-import { type IdpLimits, type RateLimitRule, SCRIPT_KINDS, type ScriptKind } from '../../config/schema.js';
+import {
+  type IdpLimits,
+  type RateLimitRule,
+  type RecordPolicy,
+  SCRIPT_KINDS,
+  type ScriptKind,
+} from '../../config/schema.js';
 import { pageOf } from '../paging.js';
 import { type CanaryRow, canariesFromRows, type ShadowRow, shadowsFromRows } from '../rollout-rows.js';
 import type {
@@ -25,6 +31,7 @@ interface IdpRow {
   limits: IdpLimits;
   http: IdpEgress | null;
   rate_limits: RateLimitRule[] | null;
+  record: RecordPolicy | null;
   /** The active scripts, aggregated as JSON in the same statement. */
   scripts: Array<ScriptVersion & { kind: ScriptKind }>;
   /** The running canaries, aggregated as JSON in the same statement. */
@@ -42,7 +49,7 @@ const sha256 = (source: string) => createHash('sha256').update(source).digest('h
  * concurrent commit never shows half a change).
  */
 const SELECT_IDP = `
-  SELECT i.id, i.name, i.flow, i.enabled, i.limits, i.http, i.rate_limits,
+  SELECT i.id, i.name, i.flow, i.enabled, i.limits, i.http, i.rate_limits, i.record,
     COALESCE((
       SELECT json_agg(json_build_object('kind', a.kind, 'version', v.version, 'source', v.source,
                                         'sha256', v.sha256, 'filename', v.filename) ORDER BY a.kind)
@@ -62,15 +69,15 @@ const SQL = {
   get: `${SELECT_IDP} WHERE i.id = $1`,
   first: `${SELECT_IDP} ORDER BY i.id COLLATE "C" LIMIT $1`,
   after: `${SELECT_IDP} WHERE i.id COLLATE "C" > $1 ORDER BY i.id COLLATE "C" LIMIT $2`,
-  insert: `INSERT INTO identity_providers (id, name, flow, enabled, limits, http, updated_at, rate_limits)
-    VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT (id) DO NOTHING`,
-  upsert: `INSERT INTO identity_providers (id, name, flow, enabled, limits, http, updated_at, rate_limits)
-    VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
+  insert: `INSERT INTO identity_providers (id, name, flow, enabled, limits, http, updated_at, rate_limits, record)
+    VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) ON CONFLICT (id) DO NOTHING`,
+  upsert: `INSERT INTO identity_providers (id, name, flow, enabled, limits, http, updated_at, rate_limits, record)
+    VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
     ON CONFLICT (id) DO UPDATE SET name = excluded.name, flow = excluded.flow, enabled = excluded.enabled,
       limits = excluded.limits, http = excluded.http, updated_at = excluded.updated_at,
-      rate_limits = excluded.rate_limits`,
+      rate_limits = excluded.rate_limits, record = excluded.record`,
   update: `UPDATE identity_providers SET name = $2, flow = $3, enabled = $4, limits = $5, http = $6,
-    updated_at = $7, rate_limits = $8 WHERE id = $1`,
+    updated_at = $7, rate_limits = $8, record = $9 WHERE id = $1`,
   // Versions and activations go with the IdP (ON DELETE CASCADE).
   delete: 'DELETE FROM identity_providers WHERE id = $1',
   lock: 'SELECT 1 FROM identity_providers WHERE id = $1 FOR UPDATE',
@@ -266,6 +273,7 @@ function fieldParams(idp: IdentityProviderFields): unknown[] {
     http ? JSON.stringify(http) : null,
     Date.now(),
     idp.rate_limits?.length ? JSON.stringify(idp.rate_limits) : null,
+    idp.record ? JSON.stringify(idp.record) : null,
   ];
 }
 
@@ -273,6 +281,7 @@ function toRecord({
   scripts: active,
   http,
   rate_limits,
+  record: recordPolicy,
   canaries: running,
   shadows: shadowRows,
   ...fields
@@ -282,6 +291,7 @@ function toRecord({
   const record: IdentityProviderRecord = { ...fields, scripts };
   if (http !== null) record.http = http;
   if (rate_limits !== null) record.rate_limits = rate_limits;
+  if (recordPolicy !== null) record.record = recordPolicy;
   const canaries = canariesFromRows(running);
   if (canaries) record.canaries = canaries;
   const shadows = shadowsFromRows(shadowRows);

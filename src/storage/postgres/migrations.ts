@@ -165,4 +165,21 @@ export const MIGRATIONS: readonly string[] = [
     PRIMARY KEY (idp_id, kind)
   );
   `,
+  // Recorded script executions for replay (issue 15): the IdP's policy, and the recordings
+  // (the execution kept as TEXT so it comes back byte for byte).
+  `
+  ALTER TABLE identity_providers ADD COLUMN record JSONB;
+  CREATE TABLE script_recordings (
+    id         BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    idp_id     TEXT COLLATE "C" NOT NULL REFERENCES identity_providers (id) ON DELETE CASCADE,
+    kind       TEXT NOT NULL CHECK (kind IN ('init', 'complete', 'backchannel')),
+    version    INTEGER NOT NULL,
+    outcome    TEXT NOT NULL CHECK (outcome IN ('success', 'failure', 'error')),
+    at         BIGINT NOT NULL,
+    request_id TEXT NOT NULL,
+    execution  TEXT NOT NULL
+  );
+  CREATE INDEX script_recordings_idp ON script_recordings (idp_id, id);
+  CREATE INDEX script_recordings_idp_at ON script_recordings (idp_id, at);
+  `,
 ];

@@ -23,9 +23,20 @@ interface IdpRow {
   limits: string;
   http: string | null;
   rate_limits: string | null;
+  record: string | null;
 }
 
-type FieldParams = [string, string | null, string, number, string, string | null, number, string | null];
+type FieldParams = [
+  string,
+  string | null,
+  string,
+  number,
+  string,
+  string | null,
+  number,
+  string | null,
+  string | null,
+];
 
 interface ActiveScriptRow extends ScriptVersion {
   kind: ScriptKind;
@@ -51,13 +62,13 @@ export class IdentityProviderTable {
   constructor(private readonly db: SqliteDatabase) {
     this.s = {
       get: db.prepare<[string], IdpRow>(
-        'SELECT id, name, flow, enabled, limits, http, rate_limits FROM identity_providers WHERE id = ?',
+        'SELECT id, name, flow, enabled, limits, http, rate_limits, record FROM identity_providers WHERE id = ?',
       ),
       first: db.prepare<[number], IdpRow>(
-        'SELECT id, name, flow, enabled, limits, http, rate_limits FROM identity_providers ORDER BY id LIMIT ?',
+        'SELECT id, name, flow, enabled, limits, http, rate_limits, record FROM identity_providers ORDER BY id LIMIT ?',
       ),
       after: db.prepare<[string, number], IdpRow>(
-        'SELECT id, name, flow, enabled, limits, http, rate_limits FROM identity_providers WHERE id > ? ORDER BY id LIMIT ?',
+        'SELECT id, name, flow, enabled, limits, http, rate_limits, record FROM identity_providers WHERE id > ? ORDER BY id LIMIT ?',
       ),
       activeScripts: db.prepare<[string], ActiveScriptRow>(
         `SELECT a.kind, v.version, v.source, v.sha256, v.filename
@@ -67,20 +78,20 @@ export class IdentityProviderTable {
       canaries: db.prepare<[string], CanaryRow>(SQLITE_CANARIES),
       shadows: db.prepare<[string], ShadowRow>(SQLITE_SHADOWS),
       insert: db.prepare<FieldParams>(
-        `INSERT INTO identity_providers (id, name, flow, enabled, limits, http, updated_at, rate_limits)
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (id) DO NOTHING`,
+        `INSERT INTO identity_providers (id, name, flow, enabled, limits, http, updated_at, rate_limits, record)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (id) DO NOTHING`,
       ),
       upsert: db.prepare<FieldParams>(
-        `INSERT INTO identity_providers (id, name, flow, enabled, limits, http, updated_at, rate_limits)
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+        `INSERT INTO identity_providers (id, name, flow, enabled, limits, http, updated_at, rate_limits, record)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
          ON CONFLICT (id) DO UPDATE SET name = excluded.name, flow = excluded.flow, enabled = excluded.enabled,
            limits = excluded.limits, http = excluded.http, updated_at = excluded.updated_at,
-           rate_limits = excluded.rate_limits`,
+           rate_limits = excluded.rate_limits, record = excluded.record`,
       ),
       update: db.prepare<
-        [string | null, string, number, string, string | null, number, string | null, string]
+        [string | null, string, number, string, string | null, number, string | null, string | null, string]
       >(
-        'UPDATE identity_providers SET name = ?, flow = ?, enabled = ?, limits = ?, http = ?, updated_at = ?, rate_limits = ? WHERE id = ?',
+        'UPDATE identity_providers SET name = ?, flow = ?, enabled = ?, limits = ?, http = ?, updated_at = ?, rate_limits = ?, record = ? WHERE id = ?',
       ),
       delete: db.prepare<[string]>('DELETE FROM identity_providers WHERE id = ?'),
       deleteVersions: db.prepare<[string]>('DELETE FROM script_versions WHERE idp_id = ?'),
@@ -152,11 +163,11 @@ export class IdentityProviderTable {
     return this.db
       .transaction(() => {
         const params = this.fieldParams(idp);
-        const [id, name, flow, enabled, limits, http, now, rateLimits] = params;
+        const [id, name, flow, enabled, limits, http, now, rateLimits, record] = params;
         const changes =
           mode === 'create'
             ? this.s.insert.run(...params).changes
-            : this.s.update.run(name, flow, enabled, limits, http, now, rateLimits, id).changes;
+            : this.s.update.run(name, flow, enabled, limits, http, now, rateLimits, record, id).changes;
         if (changes !== 1) return false;
         for (const kind of SCRIPT_KINDS) {
           const script = scripts[kind];
@@ -277,13 +288,14 @@ export class IdentityProviderTable {
       http ? JSON.stringify(http) : null,
       Date.now(),
       idp.rate_limits?.length ? JSON.stringify(idp.rate_limits) : null,
+      idp.record ? JSON.stringify(idp.record) : null,
     ];
   }
 
   private withScripts(row: IdpRow): IdentityProviderRecord {
     const scripts: IdentityProviderRecord['scripts'] = {};
     for (const { kind, ...version } of this.s.activeScripts.all(row.id)) scripts[kind] = version;
-    const { http, rate_limits, ...fields } = row;
+    const { http, rate_limits, record: recordPolicy, ...fields } = row;
     const record: IdentityProviderRecord = {
       ...fields,
       enabled: row.enabled === 1,
@@ -292,6 +304,7 @@ export class IdentityProviderTable {
     };
     if (http !== null) record.http = JSON.parse(http);
     if (rate_limits !== null) record.rate_limits = JSON.parse(rate_limits);
+    if (recordPolicy !== null) record.record = JSON.parse(recordPolicy);
     const canaries = canariesFromRows(this.s.canaries.all(row.id));
     if (canaries) record.canaries = canaries;
     const shadows = shadowsFromRows(this.s.shadows.all(row.id));

@@ -184,4 +184,20 @@ export const MIGRATIONS: readonly string[] = [
     PRIMARY KEY (idp_id, kind)
   );
   `,
+  // Recorded script executions for replay (issue 15): the IdP's policy, and the recordings.
+  `
+  ALTER TABLE identity_providers ADD COLUMN record TEXT;
+  CREATE TABLE script_recordings (
+    id         INTEGER PRIMARY KEY AUTOINCREMENT,
+    idp_id     TEXT NOT NULL REFERENCES identity_providers (id) ON DELETE CASCADE,
+    kind       TEXT NOT NULL CHECK (kind IN ('init', 'complete', 'backchannel')),
+    version    INTEGER NOT NULL,
+    outcome    TEXT NOT NULL CHECK (outcome IN ('success', 'failure', 'error')),
+    at         INTEGER NOT NULL,
+    request_id TEXT NOT NULL,
+    execution  TEXT NOT NULL
+  );
+  CREATE INDEX script_recordings_idp ON script_recordings (idp_id, id);
+  CREATE INDEX script_recordings_idp_at ON script_recordings (idp_id, at);
+  `,
 ];
