@@ -59,7 +59,10 @@ describe('durable CACHE stores across a SIGKILL of the server', () => {
       }
     };
     const callers = Array.from({ length: CALLERS }, (_, n) => caller(n));
-    await new Promise((resolve) => setTimeout(resolve, 1500));
+    // Kill under load once enough stores are acknowledged (a busy machine takes longer to get there).
+    const loadStart = Date.now();
+    do await new Promise((resolve) => setTimeout(resolve, 100));
+    while (acknowledged.size < 200 && Date.now() - loadStart < 15_000);
     server?.child.kill('SIGKILL');
     await server?.waitForExit(5000);
     running = false;

@@ -6,6 +6,7 @@ import type { Recording } from '../storage/types.js';
 import { auditChange } from './change-audit.js';
 import type { AdminDeps } from './deps.js';
 import { adminDoc, notFound } from './docs.js';
+import { readsAsInput } from './recorded-reads.js';
 import {
   loadRecording,
   RECORDING_PARAMS,
@@ -121,6 +122,7 @@ export function caseOf(recording: Recording, name: string): ScriptTestCase {
       user_identifier: userIdentifier,
       registration_data: registrationData,
       hook_context_custom_params: params,
+      ...readsAsInput(recording.execution),
     },
     expect,
   };

@@ -65,6 +65,15 @@ export const recordingView = z.object({
   logs: z.array(logLine),
   cpu_ms: z.number(),
   wall_ms: z.number(),
+  reads: z
+    .object({
+      cache: z.record(z.string(), z.string().nullable()),
+      properties: z.record(z.string(), z.string().nullable()),
+    })
+    .optional()
+    .describe(
+      'What the execution read: CACHE keys it fetched with the value found (JSON text, or null) and property ids with their values (null: unset); a replay serves them from here',
+    ),
 });
 export type RecordingView = z.infer<typeof recordingView>;
 

@@ -7,6 +7,7 @@ import type { ConfigStore, IdentityProviderRecord, Recording } from '../storage/
 import { notFound } from './docs.js';
 import { type DryRunReport, dryRun, dryRunReportSchema } from './dry-run.js';
 import { compileProblem, scriptFilename } from './idp-views.js';
+import { readsAsInput } from './recorded-reads.js';
 import { invalidFields } from './validation.js';
 
 /** What to replay a recording against: a draft `source`, a stored `version`, or (neither) the active version. */
@@ -120,6 +121,8 @@ export async function replayRecording(
       user_identifier: userIdentifier,
       registration_data: registrationData,
       hook_context_custom_params: params,
+      // What the execution read from the CACHE and the properties, served from the recording.
+      ...readsAsInput(recording.execution),
     },
   );
   const recorded = recordedEnd(recording);

@@ -25,6 +25,8 @@ export interface ExecuteRequest {
   outbound?: { policy: EgressPolicy; maxRequests: number } | undefined;
   /** The IdP's share of the sandbox capacity; the installation's default when absent. */
   share?: IdpShare | undefined;
+  /** Report what the execution reads (`ExecOutcome.reads`): its IdP records executions. */
+  record?: boolean | undefined;
 }
 
 /**
@@ -233,7 +235,7 @@ export class ScriptEngine {
       limits,
       request.share ?? this.defaultShare,
       request.args,
-      { http: this.jobHttp(request) },
+      { http: this.jobHttp(request), record: request.record },
     );
   }
 

@@ -61,7 +61,19 @@ export type ExecOutcome = (
   queueMs?: number;
   /** A dry run's scratch CACHE afterwards (with its stores when the script returned). */
   scratch?: CacheEntry[];
+  /** What the execution read, when its message asked (`record`): for recordings and their replay. */
+  reads?: ExecReads;
 };
+
+/**
+ * What an execution read from outside its arguments: each CACHE key it fetched from the
+ * CACHE (not its own stores) with the value it got (JSON text, or null when absent), and
+ * each property id it read with its value (null when unset). The first read of each counts.
+ */
+export interface ExecReads {
+  cache: Record<string, string | null>;
+  properties: Record<string, string | null>;
+}
 
 /** Isolates one script may have in one process, for asynchronous executions that overlap while waiting on upstreams. */
 export const MAX_SLOTS_PER_SCRIPT = 32;
@@ -97,6 +109,8 @@ export interface ExecMessage {
   scratch?: CacheEntry[];
   /** A dry run's property overrides: these ids read these values (the others, the installation's). */
   properties?: Record<string, string>;
+  /** Report what the execution reads (`ExecOutcome.reads`): the IdP records executions. */
+  record?: true;
   /**
    * Present when the IdP may make outbound calls: the execution then runs
    * asynchronously (so `HTTP.request` can wait without holding the process), under a

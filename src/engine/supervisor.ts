@@ -155,6 +155,7 @@ export class SandboxSupervisor {
       scratch?: CacheEntry[] | undefined;
       properties?: Record<string, string> | undefined;
       http?: JobHttp | undefined;
+      record?: boolean | undefined;
     } = {},
   ): Promise<ExecOutcome> {
     return new Promise((resolve) => {
@@ -171,6 +172,7 @@ export class SandboxSupervisor {
       };
       if (options.scratch) job.scratch = options.scratch;
       if (options.scratch && options.properties) job.properties = options.properties;
+      if (options.record) job.record = true;
       if (options.http) job.http = options.http;
       if (this.stopped) return resolve(failure('sandbox_unavailable', 'the server is shutting down', job));
       this.queues.enqueue(job);
@@ -316,6 +318,7 @@ export class SandboxSupervisor {
     };
     if (job.scratch) message.scratch = job.scratch;
     if (job.properties) message.properties = job.properties;
+    if (job.record) message.record = true;
     if (job.http) message.http = { maxRequests: job.http.maxRequests };
     // In a demoted process of its own (it may be paused) the CPU limit is held by measuring the process's CPU.
     const cpuStartMs = !job.http && p.demoted && p.ownSession ? processCpuMs(p.pid) : undefined;

@@ -33,6 +33,7 @@ export function recordedExecution(args: ScriptArgs, outcome: ExecOutcome): Recor
     logs: outcome.logs.map(({ level, message }) => ({ level, message })),
     cpu_ms: Math.round(outcome.cpuMs * 100) / 100,
     wall_ms: Math.round(outcome.wallMs * 100) / 100,
+    ...(outcome.reads ? { reads: outcome.reads } : {}),
   };
 }
 

@@ -67,6 +67,8 @@ export async function runIdpScript(
     args,
     requestId,
     outbound: egressFor(engineConfig, idp),
+    // An IdP that records executions has them report what they read, for replay.
+    record: idp.record !== undefined && canaryOptions.recorder !== undefined,
   });
   const shadow = idp.shadows?.[kind];
   if (shadow && canaryOptions.shadows) {

@@ -26,6 +26,11 @@ export interface RecordedExecution {
   logs: Array<{ level: string; message: string }>;
   cpu_ms: number;
   wall_ms: number;
+  /**
+   * What the execution read: CACHE keys it fetched with their values (JSON text, or null)
+   * and property ids with their values; absent in recordings made before reads were kept.
+   */
+  reads?: { cache: Record<string, string | null>; properties: Record<string, string | null> };
 }
 
 /** A recording to store (the store gives it its id). */

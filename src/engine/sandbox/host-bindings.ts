@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import ivm from 'isolated-vm';
 import type { EngineConfig } from '../../config/schema.js';
 import type { SandboxCache } from '../../storage/types.js';
-import type { CacheWrite } from '../protocol.js';
+import type { CacheWrite, ExecReads } from '../protocol.js';
 import type { CallBudget, OutboundCalls } from './outbound-calls.js';
 import { counterTtlMs, fixedWindow, verdict } from './rate-window.js';
 
@@ -27,6 +27,10 @@ export interface HostBindings {
   begin(scratch?: SandboxCache, calls?: CallBudget): void;
   /** The execution's stores, in order, for the server to commit; clears the overlay. */
   takeWrites(): CacheWrite[];
+  /** Makes the next execution (its `begin`) note what it reads. */
+  recordNext(): void;
+  /** What the execution read, when it was noting it (see {@link recordNext}); clears it. */
+  takeReads(): ExecReads | undefined;
 }
 
 /** Errors made for the script (isolated-vm copies plain Errors as such; a subclass would gain a `name`). */
@@ -69,6 +73,9 @@ export function createHostBindings(
   let calls: CallBudget | null = null;
   /** Increments (RATE.take included) this execution may still make. */
   let countsLeft = limits.max_stores_per_execution;
+  /** What this execution read, when it is recorded: the first value of each CACHE key and property. */
+  let reads: { cache: Map<string, string | null>; properties: Map<string, string | null> } | null = null;
+  let recordNext = false;
   const checkKey = (method: string, key: unknown): string => {
     if (typeof key !== 'string') throw scriptError(`CACHE.${method}: key must be a string`);
     const bytes = Buffer.byteLength(key, 'utf8');
@@ -112,7 +119,10 @@ export function createHostBindings(
   };
   const fetch = (key: string): string | null => {
     const stored = pending.get(key);
-    return stored ? stored[1] : cache.getSync(key);
+    if (stored) return stored[1];
+    const value = cache.getSync(key);
+    if (reads && !reads.cache.has(key)) reads.cache.set(key, value);
+    return value;
   };
   const remove = (key: string): boolean => {
     const dropped = pending.get(key);
@@ -198,9 +208,12 @@ export function createHostBindings(
   return {
     cache: new ivm.Callback(operation),
     newUuid: new ivm.Callback(() => randomUUID()),
-    getProperty: new ivm.Callback((id: unknown) =>
-      typeof id === 'string' ? properties().get(id) : undefined,
-    ),
+    getProperty: new ivm.Callback((id: unknown) => {
+      if (typeof id !== 'string') return undefined;
+      const value = properties().get(id);
+      if (reads && !reads.properties.has(id)) reads.properties.set(id, value ?? null);
+      return value;
+    }),
     http: new ivm.Reference((requestJson: string) => outbound.call(calls, requestJson)),
     begin(scratch, budget) {
       pending = new Map();
@@ -208,6 +221,20 @@ export function createHostBindings(
       cache = scratch ?? realCache;
       calls = budget ?? null;
       countsLeft = limits.max_stores_per_execution;
+      reads = recordNext ? { cache: new Map(), properties: new Map() } : null;
+      recordNext = false;
+    },
+    recordNext() {
+      recordNext = true;
+    },
+    takeReads() {
+      if (!reads) return undefined;
+      const taken = {
+        cache: Object.fromEntries(reads.cache),
+        properties: Object.fromEntries(reads.properties),
+      };
+      reads = null;
+      return taken;
     },
     takeWrites() {
       const writes = [...pending.values()];

@@ -154,10 +154,12 @@ function execute(message: ExecMessage): void {
       send({ t: 'loaded', id: message.id });
       flush();
     };
+    if (message.record) slot.recordReads();
     answer(slot.execute(message.args, message.limits, scratch, loaded));
     return;
   }
   const run = async () => {
+    if (message.record) slot.recordReads();
     answer(
       http || demoted
         ? await slot.executeAsync(

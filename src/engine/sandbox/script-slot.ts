@@ -160,6 +160,8 @@ export class ScriptSlot {
   private finish(outcome: ExecOutcome, scratch: ScratchCache | undefined): ExecOutcome {
     // Stores count only when the script returned: a failed execution leaves the CACHE as it was.
     const writes = this.options.bindings.takeWrites();
+    const reads = this.options.bindings.takeReads();
+    if (reads) outcome.reads = reads;
     if (scratch) {
       if (outcome.ok) for (const [key, value, ttlMs] of writes) scratch.set(key, value, ttlMs);
       outcome.scratch = scratch.dump();
@@ -177,10 +179,17 @@ export class ScriptSlot {
     scratch: ScratchCache | undefined,
   ): ExecOutcome {
     this.options.bindings.takeWrites();
+    const reads = this.options.bindings.takeReads();
     this.discard();
     const outcome = failure(kind, message, started, cpu, line);
+    if (reads) outcome.reads = reads;
     if (scratch) outcome.scratch = scratch.dump();
     return outcome;
+  }
+
+  /** Makes the next execution report what it reads (`ExecOutcome.reads`). */
+  recordReads(): void {
+    this.options.bindings.recordNext();
   }
 
   /** Releases the isolate. */

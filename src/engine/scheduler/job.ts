@@ -22,6 +22,8 @@ export interface Job {
   scratch?: CacheEntry[];
   /** A dry run's property overrides. */
   properties?: Record<string, string>;
+  /** Report what the execution reads (its IdP records executions). */
+  record?: true;
   /** Outbound calls: allowed, how many, and who makes them. */
   http?: JobHttp;
   enqueued: number;
