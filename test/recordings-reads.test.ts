@@ -4,6 +4,8 @@
  * property even after both changed, without touching the real CACHE.
  */
 import assert from 'node:assert/strict';
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { after, before, describe, test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { backchannel, basic, idp, PORTAL, startRegistrar, type TestRegistrar } from './helpers/registrar.js';
@@ -105,5 +107,88 @@ describe('recordings keep what an execution read; replays serve it', () => {
     });
     assert.equal(outcome.ok, true);
     assert.equal(outcome.reads, undefined);
+  });
+});
+
+describe('recordings keep outbound calls and their answers; replays answer from them', () => {
+  let r: TestRegistrar;
+  let upstream: Server;
+  let origin = '';
+  let hits = 0;
+  before(async () => {
+    upstream = createServer((req, res) => {
+      hits++;
+      res.end(req.url?.includes('mallory') ? 'bad' : 'good');
+    });
+    await new Promise<void>((resolve) => upstream.listen(0, '127.0.0.1', resolve));
+    origin = `http://127.0.0.1:${(upstream.address() as AddressInfo).port}`;
+    r = await startRegistrar({
+      api_clients: [
+        { ...PORTAL, scopes: ['user_registration'] },
+        { ...ADMIN, scopes: ['admin'] },
+      ],
+      identity_providers: [
+        idp(
+          'crm',
+          {
+            backchannel: `function execute(data) {
+              var r = HTTP.request({ url: '${origin}/score?u=' + data });
+              if (r.body === 'bad') return { status: 5002, responsePayload: 'refused ' + data };
+              return { status: 2000, responsePayload: r.body };
+            }`,
+          },
+          { http: { allow: [origin] }, record: { failures: true, sample_percent: 0 } },
+        ),
+      ],
+    });
+  });
+  after(async () => {
+    await r.close();
+    upstream.close();
+  });
+
+  test('a failure caused by an upstream answer replays the same with the upstream gone, from the recording', async () => {
+    const live = await backchannel(r.app, 'crm', 'mallory');
+    assert.equal(live.json().status, 5002, live.body);
+    const headers = { authorization: basic(ADMIN.client_id, ADMIN.client_secret) };
+    let items: Array<{ id: number }> = [];
+    for (let i = 0; i < 100 && items.length === 0; i++) {
+      items = (await r.app.inject({ method: 'GET', url: `${BASE}/crm/recordings`, headers })).json().items;
+      if (items.length === 0) await sleep(20);
+    }
+    const id = items[0]?.id;
+    assert.ok(id, 'the failure was recorded');
+    const view = (await r.app.inject({ method: 'GET', url: `${BASE}/crm/recordings/${id}`, headers })).json();
+    assert.equal(view.reads.http.length, 1);
+    assert.equal(view.reads.http[0].url, `${origin}/score?u=mallory`);
+    assert.equal(view.reads.http[0].result.response.body, 'bad');
+
+    upstream.close();
+    const before = hits;
+    const replay = await r.app.inject({
+      method: 'POST',
+      url: `${BASE}/crm/recordings/${id}/replay`,
+      headers,
+      payload: {},
+    });
+    assert.equal(replay.statusCode, 200, replay.body);
+    assert.equal(replay.json().same, true, replay.body);
+    assert.equal(replay.json().replayed.status, 5002);
+    assert.deepEqual(
+      replay.json().report.outbound.map((c: { url: string; status: number }) => [c.url, c.status]),
+      [[`${origin}/score`, 200]],
+    );
+    assert.equal(hits, before, 'the network was never touched');
+    // A draft that calls elsewhere gets no answer from the recording.
+    const other = await r.app.inject({
+      method: 'POST',
+      url: `${BASE}/crm/recordings/${id}/replay`,
+      headers,
+      payload: {
+        source: `function execute() { try { HTTP.request({ url: '${origin}/other' }); return { status: 2000 }; } catch (e) { return { status: 5003, responsePayload: String(e.message) }; } }`,
+      },
+    });
+    assert.equal(other.json().replayed.status, 5003, other.body);
+    assert.match(other.json().replayed.response_payload, /no answer/);
   });
 });

@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import { z } from 'zod';
 import type { EngineConfig, ScriptKind, ScriptLimits } from '../config/schema.js';
 import type { ScriptEngine } from '../engine/engine.js';
-import type { CacheEntry, ScriptLogLine } from '../engine/protocol.js';
+import type { CacheEntry, RecordedHttpCall, ScriptLogLine } from '../engine/protocol.js';
 import type { ExecutionEgress } from '../outbound/effective-policy.js';
 
 const nullableString = z.string().nullable().optional();
@@ -76,6 +76,8 @@ export async function dryRun(
     limits: ScriptLimits;
     /** The IdP's egress, when its scripts may make outbound calls. */
     outbound?: ExecutionEgress | undefined;
+    /** A replay: outbound calls answered from these recorded ones (then `outbound` is unused). */
+    replayHttp?: RecordedHttpCall[] | undefined;
   },
   request: DryRunRequest,
 ): Promise<DryRunReport> {
@@ -103,6 +105,7 @@ export async function dryRun(
     scratch: seed,
     properties: request.properties,
     outbound: target.outbound,
+    replayHttp: target.replayHttp,
   });
   const base = {
     logs: outcome.logs.map((line: ScriptLogLine) => ({ level: line.level, message: line.message })),

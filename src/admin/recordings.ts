@@ -69,6 +69,12 @@ export const recordingView = z.object({
     .object({
       cache: z.record(z.string(), z.string().nullable()),
       properties: z.record(z.string(), z.string().nullable()),
+      http: z
+        .array(z.object({ method: z.string(), url: z.string(), result: z.unknown() }))
+        .optional()
+        .describe(
+          'Its outbound calls and what each got (`{ok, response}` or `{ok: false, message}`), in order',
+        ),
     })
     .optional()
     .describe(

@@ -115,6 +115,8 @@ export async function replayRecording(
       filename: scriptFilename(idp.id, recording.kind),
       limits: effectiveLimits(engineConfig, idp.limits),
       outbound: undefined,
+      // Its outbound calls get the recorded answers; the network is never touched.
+      replayHttp: recording.execution.reads?.http,
     },
     {
       data,

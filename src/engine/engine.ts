@@ -10,7 +10,8 @@ import { CacheWriter } from './cache-writer.js';
 import { nowMs } from './clock.js';
 import { engineCapacity, type IdpShare } from './limits.js';
 import type { EngineMetrics } from './metrics.js';
-import type { CacheEntry, ExecOutcome, ScriptArgs } from './protocol.js';
+import type { CacheEntry, ExecOutcome, RecordedHttpCall, ScriptArgs } from './protocol.js';
+import { recordingHttp, replayingHttp } from './recorded-http.js';
 import { createRedactor } from './redact.js';
 import { type JobHttp, SandboxSupervisor } from './supervisor.js';
 
@@ -170,7 +171,12 @@ export class ScriptEngine {
    * {@link mask}.
    */
   async dryRun(
-    request: ExecuteRequest & { scratch: CacheEntry[]; properties?: Record<string, string> | undefined },
+    request: ExecuteRequest & {
+      scratch: CacheEntry[];
+      properties?: Record<string, string> | undefined;
+      /** A replay: outbound calls are answered from these recorded ones, never from the network. */
+      replayHttp?: RecordedHttpCall[] | undefined;
+    },
   ): Promise<ExecOutcome & { outbound: OutboundCallRecord[] }> {
     const { idpId, kind, script, limits } = request;
     const calls: OutboundCallRecord[] = [];
@@ -188,7 +194,9 @@ export class ScriptEngine {
       {
         scratch: request.scratch,
         properties: request.properties,
-        http: this.jobHttp(request, (call) => calls.push(call)),
+        http: request.replayHttp
+          ? replayingHttp(request.replayHttp, (call) => calls.push(call))
+          : this.jobHttp(request, (call) => calls.push(call)),
       },
     );
     return { ...outcome, outbound: calls };
@@ -222,9 +230,13 @@ export class ScriptEngine {
     };
   }
 
-  private run(request: ExecuteRequest): Promise<ExecOutcome> {
+  private async run(request: ExecuteRequest): Promise<ExecOutcome> {
     const { idpId, kind, script, limits } = request;
-    return this.supervisor.execute(
+    let http = this.jobHttp(request);
+    // A recorded execution keeps its outbound calls and their answers, for replay.
+    const calls: RecordedHttpCall[] = [];
+    if (http && request.record) http = recordingHttp(http, calls);
+    const outcome = await this.supervisor.execute(
       idpId,
       {
         // One compiled script (and its globals) per IdP, kind, version and heap size.
@@ -235,8 +247,10 @@ export class ScriptEngine {
       limits,
       request.share ?? this.defaultShare,
       request.args,
-      { http: this.jobHttp(request), record: request.record },
+      { http, record: request.record },
     );
+    if (calls.length > 0) outcome.reads = { cache: {}, properties: {}, ...outcome.reads, http: calls };
+    return outcome;
   }
 
   /** Writes the script's log lines and, for a failure, its cause, tagged with the request. */

@@ -73,6 +73,15 @@ export type ExecOutcome = (
 export interface ExecReads {
   cache: Record<string, string | null>;
   properties: Record<string, string | null>;
+  /** The outbound calls it made (method and URL) and what each got, in order; absent when none. */
+  http?: RecordedHttpCall[];
+}
+
+/** One outbound call of a recorded execution: its method and URL, and its answer. */
+export interface RecordedHttpCall {
+  method: string;
+  url: string;
+  result: HttpResult;
 }
 
 /** Isolates one script may have in one process, for asynchronous executions that overlap while waiting on upstreams. */

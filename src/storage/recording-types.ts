@@ -30,7 +30,18 @@ export interface RecordedExecution {
    * What the execution read: CACHE keys it fetched with their values (JSON text, or null)
    * and property ids with their values; absent in recordings made before reads were kept.
    */
-  reads?: { cache: Record<string, string | null>; properties: Record<string, string | null> };
+  reads?: {
+    cache: Record<string, string | null>;
+    properties: Record<string, string | null>;
+    /** Its outbound calls (method, URL) and what each got, in order. */
+    http?: Array<{
+      method: string;
+      url: string;
+      result:
+        | { ok: true; response: { status: number; headers: Record<string, string>; body: string } }
+        | { ok: false; message: string };
+    }>;
+  };
 }
 
 /** A recording to store (the store gives it its id). */
