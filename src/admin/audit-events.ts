@@ -5,16 +5,12 @@ import { AUDITED_ACTIONS, AUDITED_RESOURCES } from '../storage/admin-types.js';
 import type { AuditEvent } from '../storage/types.js';
 import type { AdminDeps } from './deps.js';
 import { adminDoc } from './docs.js';
-import { pageQuery, pageSchema, parseOrReject } from './validation.js';
+import { idCursor, pageQuery, pageSchema, parseOrReject } from './validation.js';
 
 const listQuery = z.strictObject({
   limit: pageQuery.shape.limit,
-  /** The `next_cursor` of the previous page: an event id. */
-  cursor: z
-    .string()
-    .regex(/^[1-9][0-9]{0,14}$/, 'must be the next_cursor of a previous page')
-    .optional()
-    .describe('The `next_cursor` of the previous page'),
+  /** The `next_cursor` of the previous page: an id. */
+  cursor: idCursor,
   resource: z.enum(AUDITED_RESOURCES).optional().describe('Only events about this kind of resource'),
   resource_id: z.string().min(1).max(1024).optional().describe('Only events about the resource with this id'),
   client_id: z.string().min(1).max(1024).optional().describe('Only changes made by this admin API client'),

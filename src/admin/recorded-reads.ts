@@ -1,10 +1,8 @@
+import { MASK } from '../engine/redact.js';
 import type { RecordedExecution } from '../storage/types.js';
 import type { DryRunRequest } from './dry-run.js';
 
 type Seed = NonNullable<DryRunRequest['cache']>;
-
-/** The mask sensitive property values carry in recordings (the engine's). */
-const MASK = '********';
 
 /**
  * What a recorded execution read, as dry-run input: the CACHE keys it fetched and found,

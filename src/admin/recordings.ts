@@ -7,7 +7,7 @@ import type { Recording } from '../storage/types.js';
 import type { AdminDeps } from './deps.js';
 import { adminDoc, notFound } from './docs.js';
 import { loadIdp } from './identity-providers.js';
-import { pageQuery, pageSchema, parseOrReject } from './validation.js';
+import { idCursor, pageQuery, pageSchema, parseOrReject } from './validation.js';
 
 /** `{id}/recordings/{rid}` in a path. */
 export const RECORDING_PARAMS = z.object({
@@ -18,11 +18,8 @@ export type RecordingParams = { id: string; rid: string };
 
 const listQuery = z.strictObject({
   limit: pageQuery.shape.limit,
-  cursor: z
-    .string()
-    .regex(/^[1-9][0-9]{0,14}$/, 'must be the next_cursor of a previous page')
-    .optional()
-    .describe('The `next_cursor` of the previous page'),
+  /** The `next_cursor` of the previous page: an id. */
+  cursor: idCursor,
   kind: z.enum(SCRIPT_KINDS).optional().describe('Only executions of this script kind'),
   outcome: z.enum(RECORDING_OUTCOMES).optional().describe('Only executions that ended so'),
   version: z.coerce.number().int().min(1).optional().describe('Only executions of this script version'),

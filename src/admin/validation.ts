@@ -43,6 +43,13 @@ export const pageQuery = z.strictObject({
   cursor: z.string().min(1).max(1024).optional(),
 });
 
+/** The `cursor` of a list paged by numeric id: the `next_cursor` of the previous page. */
+export const idCursor = z
+  .string()
+  .regex(/^[1-9][0-9]{0,14}$/, 'must be the next_cursor of a previous page')
+  .optional()
+  .describe('The `next_cursor` of the previous page');
+
 /** A page as answered: the items and the cursor of the next page (null on the last). */
 export function pageSchema<T extends z.ZodType>(item: T) {
   return z.object({ items: z.array(item), next_cursor: z.string().nullable() });

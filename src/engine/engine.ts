@@ -234,8 +234,8 @@ export class ScriptEngine {
     const { idpId, kind, script, limits } = request;
     let http = this.jobHttp(request);
     // A recorded execution keeps its outbound calls and their answers, for replay.
-    const calls: RecordedHttpCall[] = [];
-    if (http && request.record) http = recordingHttp(http, calls);
+    const calls: RecordedHttpCall[] | undefined = http && request.record ? [] : undefined;
+    if (http && calls) http = recordingHttp(http, calls);
     const outcome = await this.supervisor.execute(
       idpId,
       {
@@ -249,7 +249,8 @@ export class ScriptEngine {
       request.args,
       { http, record: request.record },
     );
-    if (calls.length > 0) outcome.reads = { cache: {}, properties: {}, ...outcome.reads, http: calls };
+    if (calls && calls.length > 0)
+      outcome.reads = { cache: {}, properties: {}, ...outcome.reads, http: calls };
     return outcome;
   }
 
